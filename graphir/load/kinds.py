@@ -1,0 +1,124 @@
+"""What a model file is, told by its content rather than its extension.
+
+Nothing here imports torch or onnx, and nothing unpickles: the checks read a
+file's first bytes and, for zip archives, the list of member names.
+
+Kinds
+-----
+``onnx``         ONNX protobuf (``ModelProto``)
+``export``       ``torch.export.save`` archive (``.pt2``)
+``torchscript``  ``torch.jit.save`` archive
+``torch_pickle`` ``torch.save`` archive or legacy pickle (a state_dict, a
+                 checkpoint dict, or a whole pickled module)
+``safetensors``  safetensors file
+``json``         graphir IR JSON
+``python``       ``FILE.py:CALLABLE`` factory spec
+"""
+
+import os
+import struct
+import zipfile
+
+from graphir.errors import InputError
+
+__all__ = ["KINDS", "detect_kind", "split_factory_spec"]
+
+KINDS = ("onnx", "export", "torchscript", "torch_pickle", "safetensors", "json", "python")
+
+_PICKLE_PROTOCOL_BYTE = 0x80
+
+
+def split_factory_spec(spec):
+    """Split ``"path/to/file.py:callable"`` into ``(path, callable)``, else None.
+
+    Examples
+    --------
+    >>> split_factory_spec("samples/gpt2.py:gpt2_tiny")
+    ('samples/gpt2.py', 'gpt2_tiny')
+    >>> split_factory_spec("model.onnx") is None
+    True
+    """
+    path, sep, name = str(spec).rpartition(":")
+    if sep and path.endswith(".py") and name.isidentifier():
+        return path, name
+    return None
+
+
+def _zip_kind(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(f"looks like a zip archive but cannot be read ({exc})", path=path,
+                         hint="the file may be truncated; save it again") from None
+    tails = {name.split("/", 1)[1] if "/" in name else name for name in names}
+    if any(t.startswith("models/") and t.endswith(".json") for t in tails) \
+            or "archive_format" in tails:
+        return "export"
+    if any(t.startswith("code/") for t in tails) or "constants.pkl" in tails:
+        return "torchscript"
+    if "data.pkl" in tails:
+        return "torch_pickle"
+    raise InputError("is a zip archive of no kind graphir knows (not torch.save, "
+                     "torch.jit.save or torch.export.save)", path=path,
+                     hint="pass an ONNX, .pt2, TorchScript, state_dict, safetensors or IR JSON file")
+
+
+def _looks_like_safetensors(head, size):
+    if len(head) < 10:
+        return False
+    (header_len,) = struct.unpack("<Q", head[:8])
+    return 2 <= header_len <= size - 8 and head[8:9] == b"{"
+
+
+def _looks_like_onnx(head):
+    # A ModelProto starts with field 1 (ir_version, varint: tag 0x08) in every
+    # exporter we know; some writers lead with field 2..8 strings (tags 0x12..0x42).
+    return len(head) >= 2 and head[0] in (0x08, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42)
+
+
+def _head_kind(head, size, path):
+    if head[:4] == b"PK\x03\x04":
+        return _zip_kind(path)
+    if _looks_like_safetensors(head, size):
+        return "safetensors"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "json"
+    if head[0] == _PICKLE_PROTOCOL_BYTE:
+        return "torch_pickle"
+    if _looks_like_onnx(head):
+        return "onnx"
+    return None
+
+
+def detect_kind(spec):
+    """Return the kind of model ``spec`` names (one of :data:`KINDS`).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, empty, unreadable or of no known kind.
+    """
+    if split_factory_spec(spec):
+        return "python"
+    path = os.fspath(spec)
+    if not os.path.exists(path):
+        raise InputError("no such file", path=path, hint="check the path")
+    if os.path.isdir(path):
+        raise InputError("is a folder, not a model file", path=path,
+                         hint="pass the model file inside it")
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror})", path=path,
+                         hint="check its permissions") from None
+    if size == 0:
+        raise InputError("is empty", path=path, hint="pass a saved model file")
+    kind = _head_kind(head, size, path)
+    if kind is None:
+        raise InputError("is not a model file graphir can read (not ONNX, torch, "
+                         "safetensors or IR JSON)", path=path,
+                         hint="check that the file is complete and of a supported kind")
+    return kind
