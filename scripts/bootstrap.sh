@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up everything graphir needs on a fresh Debian machine, idempotently:
+# Graphviz's `dot` (Debian package) when missing, a virtualenv in .venv, and
+# the pinned dependencies from constraints.txt (torch==2.13.0 is the CPU wheel).
+# Re-running is cheap: pip runs only when pyproject.toml or constraints.txt change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v dot >/dev/null 2>&1; then
+    echo "bootstrap: installing Graphviz (Debian package graphviz)" >&2
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq graphviz >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv with $($PYTHON --version)" >&2
+    "$PYTHON" -m venv .venv
+fi
+
+stamp=".venv/.graphir-deps"
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+    echo "bootstrap: installing pinned dependencies into .venv (first run takes a minute)" >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt \
+        -e ".[torch,test]"
+    echo "$want" > "$stamp"
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up (see bootstrap.sh), then render the bundled ONNX sample to SVG and PNG in out/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+mkdir -p out
+.venv/bin/python cli.py render samples/resnet_tiny.onnx -o out/resnet_tiny.svg
+.venv/bin/python cli.py render samples/resnet_tiny.onnx -o out/resnet_tiny.png
+echo "demo: wrote out/resnet_tiny.svg and out/resnet_tiny.png"
