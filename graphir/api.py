@@ -19,7 +19,7 @@ from graphir import ir, serialize
 from graphir.errors import InputError
 
 __all__ = ["SOURCES_FOR_FILES", "FORMATS", "load", "convert", "render", "to_dot",
-           "write", "format_from_path"]
+           "write", "format_from_path", "check_view_options"]
 
 #: ``--source`` values and the file kinds they accept.
 SOURCES_FOR_FILES = {
@@ -192,6 +192,15 @@ def convert(model, example_inputs=None, *, example_kwargs=None, source="auto", n
                               "an onnx.ModelProto or a file path")
     ir.validate(G)
     return G
+
+
+def check_view_options(*, theme="default", show=None):
+    """Raise :class:`InputError` now for a bad theme or ``show`` list (before slow work)."""
+    from graphir.render.dot import parse_show
+    from graphir.render.themes import get_theme
+
+    get_theme(theme)
+    parse_show(show)
 
 
 def to_dot(graph, *, theme="default", rankdir="TB", show=None, title=None):

@@ -72,28 +72,44 @@ def build_parser():
     return parser
 
 
-class _Progress:
-    """Progress and warnings on stderr, prefixed with the program name."""
+class _Messages:
+    """What the CLI tells the user on stderr.
+
+    Live progress (``step``) is shown only on a terminal. Notes and warnings
+    are held back and printed when the command succeeds, so a failing command
+    prints exactly one line: the error.
+    """
 
     def __init__(self, quiet):
         self.quiet = quiet
+        self.live = sys.stderr.isatty() and not quiet
         self.start = time.perf_counter()
+        self.pending = []
 
-    def say(self, text):
-        if not self.quiet:
+    def step(self, text):
+        if self.live:
             print(f"graphir: {text} ({time.perf_counter() - self.start:.1f}s)", file=sys.stderr)
 
+    def note(self, text):
+        if not self.quiet:
+            self.pending.append(f"graphir: {text}")
+
     def warn(self, text):
-        print(f"graphir: warning: {text}", file=sys.stderr)
+        self.pending.append(f"graphir: warning: {text}")
+
+    def flush(self):
+        for line in self.pending:
+            print(line, file=sys.stderr)
+        self.pending = []
 
 
-def _load(args, progress):
+def _load(args, messages):
+    messages.step(f"reading {args.model}")
     G = api.load(args.model, source=args.source, input_shapes=args.input_shape)
     for warning in G.graph.get("warnings", []):
-        progress.warn(warning)
-    n_ops = len(ir.op_nodes(G))
-    progress.say(f"read {args.model} via {G.graph['source']}: {n_ops} ops, "
-                 f"{G.number_of_nodes()} nodes")
+        messages.warn(warning)
+    messages.note(f"read {args.model} via {G.graph['source']}: {len(ir.op_nodes(G))} ops, "
+                  f"{G.number_of_nodes()} nodes")
     return G
 
 
@@ -105,21 +121,23 @@ def _default_output(model, fmt):
     return f"{os.path.splitext(os.path.basename(spec))[0] or 'model'}.{fmt}"
 
 
-def cmd_render(args, progress):
+def cmd_render(args, messages):
     fmt = args.format or api.format_from_path(args.output)
     out = args.output or _default_output(args.model, fmt)
-    G = _load(args, progress)
     show = None if args.show is None else [s.strip() for s in args.show.split(",") if s.strip()]
+    api.check_view_options(theme=args.theme, show=show)
+    G = _load(args, messages)
+    messages.step(f"laying out {G.number_of_nodes()} nodes with Graphviz")
     api.render(G, out, format=fmt, theme=args.theme, rankdir=args.rankdir, show=show,
                title=args.title, timeout=args.timeout)
-    progress.say(f"wrote {out}")
+    messages.note(f"wrote {out}")
     return EXIT_OK
 
 
-def cmd_convert(args, progress):
-    G = _load(args, progress)
+def cmd_convert(args, messages):
+    G = _load(args, messages)
     api.render(G, args.output, format="json")
-    progress.say(f"wrote {args.output}")
+    messages.note(f"wrote {args.output}")
     return EXIT_OK
 
 
@@ -129,9 +147,11 @@ _COMMANDS = {"render": cmd_render, "convert": cmd_convert}
 def main(argv=None):
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
-    progress = _Progress(args.quiet)
+    messages = _Messages(args.quiet)
     try:
-        return _COMMANDS[args.command](args, progress)
+        code = _COMMANDS[args.command](args, messages)
+        messages.flush()
+        return code
     except GraphIRError as exc:
         if args.debug:
             raise
