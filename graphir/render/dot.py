@@ -310,10 +310,25 @@ def _outputs_text(outputs, show):
     return ", ".join(words)
 
 
+_PARAM_ORDER = {"weight": 0, "bias": 1, "running_mean": 2, "running_var": 3}
+
+
+def _ordered_params(params):
+    """``params`` items in a fixed order (weight, bias, stats, then by name).
+
+    The order must not depend on the dict's insertion order, which a JSON
+    round trip (sorted keys) changes: identical graphs draw identically.
+    """
+    def key(item):
+        local = short_param_name(item[0])
+        return (_PARAM_ORDER.get(local, len(_PARAM_ORDER)), item[0])
+    return sorted((params or {}).items(), key=key)
+
+
 def _param_lines(params):
     """Weights as ``weight ⟨64×3×7×7⟩`` lines; names sharing a shape share a line."""
     groups = {}
-    for qualified, info in (params or {}).items():
+    for qualified, info in _ordered_params(params):
         shape = format_shape((info or {}).get("shape"))
         groups.setdefault(shape, []).append(short_param_name(qualified))
     lines = []
@@ -420,7 +435,7 @@ def _tooltip(node, data):
         info = info or {}
         lines.append(f"out[{index}]: {format_shape(info.get('shape'))} "
                      f"{format_dtype(info.get('dtype'))}")
-    for qualified, info in (data.get("params") or {}).items():
+    for qualified, info in _ordered_params(data.get("params")):
         info = info or {}
         lines.append(f"param {qualified}: {format_shape(info.get('shape'))} "
                      f"{format_dtype(info.get('dtype'))}")
