@@ -1,0 +1,36 @@
+"""IR passes: IR -> new IR transforms for big models.
+
+Each pass takes an IR graph and returns a new, valid one (the input is never
+changed), is deterministic (same input, same output, same node order) and
+runs in time linear in the graph (times the module depth).
+
+- :func:`collapse` — modules at ``--depth N`` become single ``module`` nodes.
+- :func:`fold` — runs of identical chained sibling modules drawn once, ×N.
+- :func:`focus` — one module's subtree with boundary inputs and outputs.
+- :func:`fit_budget` — collapse shallower until a ``--max-nodes`` budget fits.
+- :func:`view` — focus, depth, fold and budget in that order (what the CLI runs).
+- :func:`module_tree`, :func:`list_modules` — the module hierarchy.
+
+The passes read IR attributes only; they never import torch or onnx.
+"""
+
+from graphir.passes.budget import DEFAULT_MAX_NODES, fit_budget, view
+from graphir.passes.collapse import collapse
+from graphir.passes.common import module_depth, structural_signature
+from graphir.passes.focus import check_module_path, focus
+from graphir.passes.fold import fold
+from graphir.passes.tree import list_modules, module_tree
+
+__all__ = [
+    "DEFAULT_MAX_NODES",
+    "collapse",
+    "fold",
+    "focus",
+    "fit_budget",
+    "view",
+    "module_tree",
+    "list_modules",
+    "module_depth",
+    "check_module_path",
+    "structural_signature",
+]

@@ -1,0 +1,236 @@
+"""Fold runs of identical sibling modules into one drawn ×N (``--fold``).
+
+What is folded
+--------------
+A *run* is a sequence of consecutive sibling modules (same parent; siblings
+ordered by where their first node appears in the graph), at least two long,
+in which
+
+* every module has the same structural signature as the first (same ops,
+  output shapes and dtypes, weight shapes, attributes and internal wiring,
+  with paths made relative; see
+  :func:`graphir.passes.common.structural_signature`), so GPT-2's ``h.0`` …
+  ``h.11`` fold but a ResNet stage's first block, whose convolution has
+  other shapes and a ``downsample``, does not fold with the blocks after it;
+* each module feeds the next, and every module but the last sends its
+  outputs only to the next one (a chain, as in ``nn.Sequential`` and
+  ``nn.ModuleList`` loops).
+
+Open modules (drawn as clusters) and collapsed ``module`` boxes (see
+:func:`graphir.passes.collapse.collapse`, whose ``signature`` is compared)
+fold the same way. Runs are searched from the root down; inside the kept
+first module of a run, runs among its own children fold too (nested
+folding: repeated blocks inside repeated stages).
+
+What the folded graph looks like
+--------------------------------
+The first module of a run stays as it was (open or collapsed); the others
+are removed, together with weights and constants read only by them. Edges
+that left the run's last module now leave the first module from the
+matching node and port; inputs of the removed modules (such as an attention
+mask every block reads) are dropped, the first module keeps its own.
+
+The renderer reads:
+
+* ``G.graph["folded"]``: ``{first path: {"repeat": N, "paths": [first, …,
+  last], "label": "h.0 … h.11 ×12", "ops": ops in one instance,
+  "total_params": weights of all N instances, "collapsed": bool}}`` for every
+  run, in the order they were found (outer runs before inner ones). For an
+  open module, label its cluster with ``label`` (or append ``×{repeat}``).
+* on a collapsed box that heads a run, also ``repeat`` (N) and ``folded``
+  (the list of paths); its ``children`` and ``total_params`` stay those of
+  one instance.
+
+Every kept node keeps its id, so two folded versions of a model still share
+ids. Folding again finds nothing new, and folding commutes with
+:func:`graphir.passes.collapse.collapse` (fold the full graph once, then
+collapse it to any depth: that is what :func:`graphir.passes.budget.view`
+does).
+
+A run whose blocks' outputs are also read elsewhere (every block's output
+collected into ``hidden_states``, DenseNet-style skips) is not folded:
+rerouting those reads would draw a wrong graph.
+"""
+
+from collections import deque
+
+import networkx as nx
+
+from graphir.passes.common import (
+    IO_KINDS,
+    copy_graph,
+    home_scopes,
+    new_like,
+    op_count,
+    out_edges,
+    short_name,
+    structural_signature,
+    weight_counts,
+)
+
+__all__ = ["fold"]
+
+
+def _module_index(G, homes):
+    """Members (graph order), depth and child modules (first-node order) of each module."""
+    members, depth, kids = {}, {}, {"": []}
+    nodes = G.nodes
+    for node, scope in homes.items():
+        if nodes[node].get("kind") in IO_KINDS:
+            continue
+        parent = ""
+        for level, (path, _) in enumerate(scope, 1):
+            if path not in members:
+                members[path], depth[path], kids[path] = [], level, []
+                kids[parent].append(path)
+            members[path].append(node)
+            parent = path
+    return members, depth, kids
+
+
+def _chains_into(G, homes, block, nxt, members, depth):
+    """True when ``block`` feeds ``nxt`` and nothing outside ``block`` and ``nxt``."""
+    level = depth[block] - 1
+    feeds = False
+    for node in members[block]:
+        for dst in G._succ[node]:
+            scope = homes[dst]
+            where = scope[level][0] if len(scope) > level else None
+            if where == nxt:
+                feeds = True
+            elif where != block:
+                return False
+    return feeds
+
+
+def _find_runs(G, homes, members, depth, kids):
+    """Runs of identical chained siblings, outer runs first."""
+    cache = {}
+
+    def signature(path):
+        if path not in cache:
+            cache[path] = structural_signature(G, members[path], path)
+        return cache[path]
+
+    runs, queue = [], deque([""])
+    while queue:
+        siblings = kids[queue.popleft()]
+        i = 0
+        while i < len(siblings):
+            run = [siblings[i]]
+            for nxt in siblings[i + 1:]:
+                last = run[-1]
+                if len(members[nxt]) != len(members[last]) \
+                        or not _chains_into(G, homes, last, nxt, members, depth) \
+                        or signature(nxt) != signature(last):
+                    break
+                run.append(nxt)
+            if len(run) > 1:
+                runs.append(run)
+            queue.append(run[0])
+            i += len(run)
+    return runs
+
+
+def _removal(G, runs, members):
+    """Nodes removed and the alias (removed node -> equivalent kept node)."""
+    removed, alias = set(), {}
+    for run in runs:
+        for block in run[1:]:
+            removed.update(members[block])
+            alias.update(zip(members[block], members[run[0]]))
+    for node, kind in G.nodes(data="kind"):
+        if kind in ("param", "const") and node not in removed and G._succ[node] \
+                and all(dst in removed for dst, _ in out_edges(G, node)):
+            removed.add(node)
+    return removed, alias
+
+
+def _rebuild(G, runs, members):
+    """The folded graph for ``runs`` (without the ``folded`` records)."""
+    removed, alias = _removal(G, runs, members)
+    H = new_like(G)
+    H.add_nodes_from((n, dict(d)) for n, d in G.nodes(data=True) if n not in removed)
+    edges = {}
+    for u, v, data in G.edges(data=True):
+        if v in removed:
+            continue
+        while u in removed and u in alias:
+            u = alias[u]
+        if u in removed:
+            continue
+        edges.setdefault((u, data["src_port"], v, data["dst_port"]), None)
+    H.add_edges_from((u, v, {"src_port": sp, "dst_port": dp}) for u, sp, v, dp in edges)
+    return H
+
+
+def _record(G, H, run, members):
+    """Write the ``folded`` record of one run (and ``repeat`` on a kept box)."""
+    first = members[run[0]]
+    box = next((n for n in first if G.nodes[n].get("kind") == "module"
+                and G.nodes[n].get("module") == run[0]), None)
+    total = 0
+    for block in run:
+        weights = {}
+        for node in members[block]:
+            weights.update(weight_counts(node, G.nodes[node]))
+        total += sum(weights.values())
+    H.graph.setdefault("folded", {})[run[0]] = {
+        "repeat": len(run), "paths": list(run),
+        "label": f"{short_name(run[0])} … {short_name(run[-1])} ×{len(run)}",
+        "ops": sum(op_count(G.nodes[n]) for n in first), "total_params": total,
+        "collapsed": box is not None,
+    }
+    if box is not None:
+        data = H.nodes[box]
+        data["repeat"] = len(run) * (data.get("repeat") or 1)
+        data["folded"] = list(run)
+
+
+def fold(G):
+    """Draw runs of identical, chained sibling modules once, marked ×N.
+
+    Parameters
+    ----------
+    G : networkx.MultiDiGraph
+        An IR graph, open or collapsed; it is not changed.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        A new, valid IR graph; ``graph["folded"]`` describes each run (see
+        the module docstring). A copy when nothing folds.
+
+    Examples
+    --------
+    >>> from graphir import ir
+    >>> G = ir.new_graph("onnx", "m")
+    >>> prev = ir.add_node(G, "input:x", kind="input", op="input", name="x",
+    ...                    outputs=[ir.tensor("float32", [1, 8])])
+    >>> for i in range(3):
+    ...     n = ir.add_node(G, f"h.{i}/Gemm#0", kind="op", op="Gemm", name="g",
+    ...                     module=f"h.{i}", outputs=[ir.tensor("float32", [1, 8])],
+    ...                     params={f"h.{i}.weight": ir.param_info([8, 8], "float32")})
+    ...     ir.add_edge(G, prev, n)
+    ...     prev = n
+    >>> H = fold(G)
+    >>> list(H), list(H.edges)
+    (['input:x', 'h.0/Gemm#0'], [('input:x', 'h.0/Gemm#0', 0)])
+    >>> H.graph["folded"]["h.0"]["label"], H.graph["folded"]["h.0"]["total_params"]
+    ('h.0 … h.2 ×3', 192)
+    """
+    homes = home_scopes(G)
+    members, depth, kids = _module_index(G, homes)
+    runs = _find_runs(G, homes, members, depth, kids)
+    if not runs:
+        return copy_graph(G)
+    H = _rebuild(G, runs, members)
+    if nx.is_directed_acyclic_graph(G):
+        while runs and not nx.is_directed_acyclic_graph(H):
+            looped = set().union(*(c for c in nx.strongly_connected_components(H) if len(c) > 1))
+            kept = [r for r in runs if looped.isdisjoint(members[r[0]])]
+            runs = kept if len(kept) < len(runs) else []
+            H = _rebuild(G, runs, members) if runs else copy_graph(G)
+    for run in runs:
+        _record(G, H, run, members)
+    return H
