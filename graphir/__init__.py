@@ -1,21 +1,25 @@
 """graphir: neural-network models as one graph IR, drawn with Graphviz.
 
 >>> import graphir
->>> G = graphir.load("samples/resnet_tiny.onnx")     # doctest: +SKIP
->>> graphir.render(G, "resnet_tiny.svg")             # doctest: +SKIP
+>>> G = graphir.load("samples/resnet_tiny.onnx")
+>>> sorted(G.graph)[:3]
+['inputs', 'name', 'onnx']
 """
 
-# The functions load/render share their names with the subpackages that
-# implement them. Importing a submodule binds the package onto its parent the
-# first time only, so import the (light, torch-free) subpackages first and bind
-# the public functions after: `graphir.render` stays the function for good.
-import graphir.load  # noqa: F401  (see above)
-import graphir.render  # noqa: F401  (see above)
-from graphir.api import convert, load, render, to_dot
+# load/render/diff/summary share their names with the modules that implement
+# them. Importing a submodule binds it onto its parent the first time only, so
+# import those (light, torch-free) modules first and bind the public functions
+# after: `graphir.render` then stays the function for good.
+import graphir.convert  # noqa: F401  (see above)
+import graphir.diff  # noqa: F401
+import graphir.load  # noqa: F401
+import graphir.render  # noqa: F401
+import graphir.summary  # noqa: F401
+from graphir import ir
+from graphir.api import (__version__, convert, diff, diff_report, load, render, save, summary,
+                         to_dot, view)
 from graphir.errors import GraphIRError
 from graphir.ir import SCHEMA_VERSION, validate
 
-__version__ = "0.1.0"
-
-__all__ = ["load", "convert", "render", "to_dot", "validate", "GraphIRError",
-           "SCHEMA_VERSION", "__version__"]
+__all__ = ["load", "convert", "view", "render", "to_dot", "save", "summary", "diff",
+           "diff_report", "validate", "ir", "GraphIRError", "SCHEMA_VERSION", "__version__"]

@@ -1,4 +1,4 @@
-"""Public functions: ``load``, ``convert``, ``render``, ``to_dot``, ``write``.
+"""Public functions: ``load``, ``convert``, ``render``, ``summary``, ``diff`` and friends.
 
 The command line calls only these. Each takes the CLI's options as keyword
 arguments and raises :class:`graphir.errors.GraphIRError` subclasses on bad
@@ -7,8 +7,9 @@ input.
 Examples
 --------
 >>> import graphir
->>> G = graphir.load("samples/resnet_tiny.onnx")            # doctest: +SKIP
->>> graphir.render(G, "resnet_tiny.svg")                    # doctest: +SKIP
+>>> G = graphir.load("samples/resnet_tiny.onnx")
+>>> graphir.summary(G)["total_params"]
+7410
 """
 
 import os
@@ -18,21 +19,39 @@ import networkx as nx
 from graphir import ir, serialize
 from graphir.errors import InputError
 
-__all__ = ["SOURCES_FOR_FILES", "FORMATS", "load", "convert", "render", "to_dot",
-           "write", "format_from_path", "check_view_options"]
+__version__ = "0.1.0"
 
-#: ``--source`` values and the file kinds they accept.
-SOURCES_FOR_FILES = {
-    "onnx": ("onnx",),
-    "export": ("export", "python"),
-    "fx": ("python",),
-}
+__all__ = ["SOURCES", "FORMATS", "SUMMARY_FORMATS", "DIFF_FORMATS", "load", "convert",
+           "view", "render", "to_dot", "save", "write", "summary", "diff", "diff_report",
+           "load_weights", "format_from_path", "check_view_options"]
+
+#: ``--source`` values. ``auto`` picks by file kind (torch.export, then fx, for modules).
+SOURCES = ("auto", "onnx", "export", "fx", "trace", "autograd", "torchscript", "state_dict")
+
+#: Sources that capture a running ``nn.Module``.
+MODULE_SOURCES = ("auto", "export", "fx", "trace", "autograd")
 
 #: Output formats of ``render``.
 FORMATS = ("svg", "png", "pdf", "dot", "json")
+#: Output formats of ``summary``.
+SUMMARY_FORMATS = ("text", "json", "markdown", "csv")
+#: Output formats of ``diff``.
+DIFF_FORMATS = ("text", "json", "svg", "png", "pdf", "html")
 
 _EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
-               ".json": "json"}
+               ".json": "json", ".html": "html", ".htm": "html", ".txt": "text",
+               ".md": "markdown", ".csv": "csv"}
+
+#: File kind -> the sources that can read it (besides ``auto``).
+_KIND_SOURCES = {
+    "onnx": ("onnx",),
+    "export": ("export",),
+    "torchscript": ("torchscript",),
+    "json": (),
+    "python": MODULE_SOURCES,
+    "torch_pickle": ("state_dict",) + MODULE_SOURCES,
+    "safetensors": ("state_dict",) + MODULE_SOURCES,
+}
 
 
 def format_from_path(path, default="svg"):
@@ -47,15 +66,11 @@ def _stem(path):
 
 
 def _check_source(source, kind, spec):
-    if source == "auto":
-        return
-    accepted = SOURCES_FOR_FILES.get(source)
-    if accepted is None:
-        raise InputError(f"unknown --source {source!r}",
-                         hint=f"use auto or one of {', '.join(SOURCES_FOR_FILES)}")
-    if kind not in accepted:
-        raise InputError(f"is a {kind} input, which --source {source} cannot read", path=spec,
-                         hint="use --source auto")
+    if source not in SOURCES:
+        raise InputError(f"unknown --source {source!r}", hint=f"use one of {', '.join(SOURCES)}")
+    if source != "auto" and source not in _KIND_SOURCES[kind]:
+        raise InputError(f"is a {kind.replace('_', ' ')} input, which --source {source} "
+                         "cannot read", path=spec, hint="use --source auto")
 
 
 def _read_json(path):
@@ -69,34 +84,124 @@ def _read_json(path):
     return G
 
 
-def _convert_factory(spec, source, input_shapes):
-    from graphir.load import load_factory, make_example_inputs, parse_input_shape
+def _example_inputs(spec, args, kwargs, input_shapes):
+    from graphir.load import make_example_inputs, parse_input_shape
 
-    module, args, kwargs = load_factory(spec)
     if input_shapes:
         specs = [s if isinstance(s, tuple) else parse_input_shape(s) for s in input_shapes]
-        args, kwargs = make_example_inputs(specs), None
+        return make_example_inputs(specs), None
     if args is None and not kwargs:
-        raise InputError("the factory returned no example inputs", path=spec,
+        raise InputError("has no example inputs to run the model with", path=spec,
                          hint="pass --input-shape (for example --input-shape 1,3,224,224)")
-    return convert(module, args, example_kwargs=kwargs, source=source,
-                   name=type(module).__name__)
+    return args, kwargs
 
 
-def load(model, *, source="auto", input_shapes=None, name=None):
+def _module_from_factory(spec, input_shapes):
+    from graphir.load import load_factory
+
+    module, args, kwargs = load_factory(spec)
+    args, kwargs = _example_inputs(spec, args, kwargs, input_shapes)
+    return module, args, kwargs
+
+
+def _load_weight_file(spec, kind, unsafe_load):
+    """``(tensors, info)`` of a state_dict, checkpoint or safetensors file."""
+    if kind == "safetensors":
+        from graphir.load.safetensors_file import load_safetensors
+
+        return load_safetensors(spec), {}
+    from graphir.load.torch_files import load_state_dict_file
+
+    return load_state_dict_file(spec, unsafe_load=unsafe_load)
+
+
+def _weights_graph(spec, kind, options):
+    """A weights file: into ``--model``'s architecture, else the parameter tree."""
+    from graphir.convert.state_dict import from_state_dict, load_weights_into
+
+    architecture = options.get("architecture")
+    if kind == "safetensors" and not architecture:
+        from graphir.load.safetensors_file import load_safetensors
+
+        return from_state_dict(load_safetensors(spec, header_only=True), name=_stem(spec))
+    tensors, info = _load_weight_file(spec, kind, options.get("unsafe_load", False))
+    if not architecture:
+        return from_state_dict(tensors, name=_stem(spec), metadata=info.get("metadata"))
+    module, args, kwargs = _module_from_factory(architecture, options.get("input_shapes"))
+    load_weights_into(module, tensors, path=spec)
+    return _convert_module(module, args, kwargs, options, name=_stem(spec))
+
+
+def _pickled_module_graph(spec, options):
+    """A whole pickled ``nn.Module``: only with ``unsafe_load``."""
+    from graphir.convert.state_dict import from_module_weights
+    from graphir.load.torch_files import load_pickled_module
+
+    module = load_pickled_module(spec, unsafe_load=options.get("unsafe_load", False))
+    if not options.get("input_shapes"):
+        return from_module_weights(module, name=_stem(spec))
+    args, kwargs = _example_inputs(spec, None, None, options.get("input_shapes"))
+    return _convert_module(module, args, kwargs, options, name=_stem(spec))
+
+
+def _torch_file_graph(spec, kind, options):
+    """A ``torch.save`` file: a pickled module (opt-in only) or weights."""
+    if kind == "safetensors":
+        return _weights_graph(spec, kind, options)
+    from graphir.load.pickle_scan import scan_torch_file
+
+    scan = scan_torch_file(spec)
+    if scan.runs_code and scan.top_class is not None and not options.get("architecture"):
+        return _pickled_module_graph(spec, options)
+    return _weights_graph(spec, kind, options)
+
+
+def _file_graph(spec, kind, options):
+    name = options.get("name") or _stem(spec)
+    if kind == "onnx":
+        from graphir.convert.onnx import from_onnx
+        from graphir.load.onnx_file import load_onnx
+
+        return from_onnx(load_onnx(spec), name=name)
+    if kind == "export":
+        from graphir.convert.fx import from_exported_program
+        from graphir.load.torch_files import load_exported_program
+
+        program = load_exported_program(spec, unsafe_load=options.get("unsafe_load", False))
+        return from_exported_program(program, name=name)
+    if kind == "torchscript":
+        from graphir.convert.torchscript import from_torchscript
+        from graphir.load.torch_files import load_torchscript
+
+        scripted = load_torchscript(spec, unsafe_load=options.get("unsafe_load", False))
+        return from_torchscript(scripted, name=name)
+    return _torch_file_graph(spec, kind, options)
+
+
+def load(model, *, source="auto", input_shapes=None, name=None, architecture=None,
+         unsafe_load=False, show_saved=False):
     """Read a model file, a ``FILE.py:CALLABLE`` factory or an IR JSON into the IR.
 
     Parameters
     ----------
     model : str or os.PathLike
-        ``.onnx``, ``.pt2``, IR ``.json`` or ``FILE.py:CALLABLE``; the kind is
-        told from the content, not the extension.
+        ``.onnx``, ``.pt2``, TorchScript, state_dict/checkpoint (``.pt``,
+        ``.pth``, ``.bin``, ``.ckpt``), ``.safetensors``, IR ``.json`` or
+        ``FILE.py:CALLABLE``; the kind is told from the content.
     source : str
-        ``auto`` or a converter name (``onnx``, ``export``, ``fx``).
+        ``auto`` or one of :data:`SOURCES`.
     input_shapes : list of str, optional
-        ``--input-shape`` values for a factory (``"int64:1,16"``).
+        ``--input-shape`` values (``"int64:1,16"``) to run a module with.
     name : str, optional
         Model name; defaults to the file stem or the module's class name.
+    architecture : str, optional
+        ``FILE.py:CALLABLE`` building the model a weights file belongs to (the
+        CLI's ``--model``); its weights are loaded into it, then it is
+        converted with ``source`` and ``input_shapes``.
+    unsafe_load : bool
+        Allow a pickled ``nn.Module`` (runs code from the file). Off by default.
+    show_saved : bool
+        With ``source="autograd"``: add the tensors saved for backward.
 
     Returns
     -------
@@ -108,60 +213,67 @@ def load(model, *, source="auto", input_shapes=None, name=None):
     spec = os.fspath(model)
     kind = detect_kind(spec)
     _check_source(source, kind, spec)
+    options = {"source": source, "input_shapes": input_shapes, "name": name,
+               "architecture": architecture, "unsafe_load": unsafe_load, "show_saved": show_saved}
     if kind == "json":
         return _read_json(spec)
-    if kind == "onnx":
-        from graphir.convert.onnx import from_onnx
-        from graphir.load.onnx_file import load_onnx
-
-        G = from_onnx(load_onnx(spec), name=name or _stem(spec))
-    elif kind == "export":
-        from graphir.convert.fx import from_exported_program
-        from graphir.load.torch_files import load_exported_program
-
-        G = from_exported_program(load_exported_program(spec), name=name or _stem(spec))
-    elif kind == "python":
-        return _convert_factory(spec, source, input_shapes)
-    else:
-        raise InputError(f"is a {kind} file, which this version of graphir cannot convert yet",
-                         path=spec, hint="export the model to ONNX or with torch.export.save")
+    if kind == "python":
+        module, args, kwargs = _module_from_factory(spec, input_shapes)
+        return _convert_module(module, args, kwargs, options, name=name)
+    G = _file_graph(spec, kind, options)
     ir.validate(G)
     return G
 
 
-def _convert_module(module, example_inputs, example_kwargs, source, name):
+def _capture(module, args, kwargs, source, name, show_saved):
+    if source == "trace":
+        from graphir.convert.trace import from_trace
+
+        return from_trace(module, args, kwargs, name=name), "trace"
+    if source == "autograd":
+        from graphir.convert.autograd import from_autograd
+
+        return from_autograd(module, args, kwargs, name=name, show_saved=show_saved), "autograd"
     from graphir.convert.fx import from_module
 
-    if source not in ("auto", "export", "fx"):
+    return from_module(module, args, kwargs, method=source, name=name)
+
+
+def _convert_module(module, example_args, example_kwargs, options, name=None):
+    source = options.get("source", "auto")
+    if source not in MODULE_SOURCES:
         raise InputError(f"--source {source} cannot convert an nn.Module",
-                         hint="use auto, export or fx")
-    if example_inputs is None and not example_kwargs:
+                         hint=f"use one of {', '.join(MODULE_SOURCES)}")
+    if example_args is None and not example_kwargs:
         raise InputError("converting an nn.Module needs example inputs",
                          hint="pass example_inputs (or --input-shape)")
-    if example_inputs is not None and not isinstance(example_inputs, (tuple, list)):
-        example_inputs = (example_inputs,)
-    G, method = from_module(module, tuple(example_inputs or ()), example_kwargs,
-                            method=source, name=name or type(module).__name__)
+    if example_args is not None and not isinstance(example_args, (tuple, list)):
+        example_args = (example_args,)
+    name = name or options.get("name") or type(module).__name__
+    G, method = _capture(module, tuple(example_args or ()), example_kwargs, source, name,
+                         options.get("show_saved", False))
     if source == "auto" and method != "export":
         G.graph.setdefault("warnings", []).append(
             f"torch.export could not capture the model; used {method}")
+    ir.validate(G)
     return G
 
 
 def convert(model, example_inputs=None, *, example_kwargs=None, source="auto", name=None,
-            input_shapes=None):
+            input_shapes=None, unsafe_load=False, show_saved=False, architecture=None):
     """Turn a model object (or a path) into the IR.
 
     Parameters
     ----------
-    model : nn.Module, torch.export.ExportedProgram, onnx.ModelProto, networkx graph or path
+    model : nn.Module, ExportedProgram, onnx.ModelProto, networkx graph or path
         What to convert. A path is handed to :func:`load`.
     example_inputs : tensor or tuple of tensors, optional
         Positional inputs for capturing an ``nn.Module``.
     example_kwargs : dict, optional
         Keyword inputs for capturing an ``nn.Module``.
     source : str
-        ``auto`` (torch.export, then torch.fx), ``export`` or ``fx`` for modules.
+        For modules: ``auto`` (torch.export, then torch.fx), ``export``,
+        ``fx``, ``trace`` (one recorded eager forward) or ``autograd``.
     name : str, optional
         Model name for the graph.
 
@@ -169,12 +281,20 @@ def convert(model, example_inputs=None, *, example_kwargs=None, source="auto", n
     -------
     networkx.MultiDiGraph
         A validated IR graph.
+
+    Examples
+    --------
+    >>> import torch, graphir
+    >>> G = graphir.convert(torch.nn.Linear(4, 2), torch.zeros(1, 4))
+    >>> [G.nodes[n]["label"] for n in graphir.ir.op_nodes(G)]
+    ['linear']
     """
     if isinstance(model, nx.MultiDiGraph):
         ir.validate(model, allow_cycles=True)
         return model
     if isinstance(model, (str, os.PathLike)):
-        return load(model, source=source, input_shapes=input_shapes, name=name)
+        return load(model, source=source, input_shapes=input_shapes, name=name,
+                    unsafe_load=unsafe_load, show_saved=show_saved, architecture=architecture)
     type_name = f"{type(model).__module__}.{type(model).__name__}"
     if type_name.startswith("onnx") and type(model).__name__ == "ModelProto":
         from graphir.convert.onnx import from_onnx
@@ -185,7 +305,8 @@ def convert(model, example_inputs=None, *, example_kwargs=None, source="auto", n
 
         G = from_exported_program(model, name=name or "model")
     elif hasattr(model, "forward") and hasattr(model, "named_parameters"):
-        G = _convert_module(model, example_inputs, example_kwargs, source, name)
+        options = {"source": source, "name": name, "show_saved": show_saved}
+        return _convert_module(model, example_inputs, example_kwargs, options)
     else:
         raise InputError(f"cannot convert an object of type {type_name}",
                          hint="pass an nn.Module with example inputs, an ExportedProgram, "
@@ -194,13 +315,46 @@ def convert(model, example_inputs=None, *, example_kwargs=None, source="auto", n
     return G
 
 
-def check_view_options(*, theme="default", show=None):
-    """Raise :class:`InputError` now for a bad theme or ``show`` list (before slow work)."""
+def check_view_options(*, theme="default", show=None, depth=None, max_nodes=None):
+    """Raise :class:`InputError` now for bad drawing options (before slow work)."""
     from graphir.render.dot import parse_show
     from graphir.render.themes import get_theme
 
     get_theme(theme)
     parse_show(show)
+    for flag, value in (("--depth", depth), ("--max-nodes", max_nodes)):
+        if value is not None and value < 0:
+            raise InputError(f"{flag} {value} is negative", hint=f"pass {flag} 0 or more")
+
+
+def view(graph, *, depth=None, focus=None, fold=True, max_nodes=None):
+    """The part of an IR to draw: focus, collapse to ``depth``, fold, node budget.
+
+    Parameters
+    ----------
+    graph : networkx.MultiDiGraph
+        An IR graph; not changed.
+    depth : int, optional
+        Modules at this depth become single boxes (1 = top-level modules).
+    focus : str, optional
+        Module path to show alone, its inputs and outputs as the boundary.
+    fold : bool
+        Draw runs of identical sibling blocks once with ×N.
+    max_nodes : int, optional
+        Visible-node budget; past it depth is collapsed until it fits (with a
+        note on the figure). Default: 300 when ``depth`` is not given, else no
+        budget (an explicit depth is drawn as asked). 0 turns it off.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+    """
+    from graphir.passes import DEFAULT_MAX_NODES
+    from graphir.passes import view as _view
+
+    if max_nodes is None:
+        max_nodes = DEFAULT_MAX_NODES if depth is None else 0
+    return _view(graph, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes)
 
 
 def to_dot(graph, *, theme="default", rankdir="TB", show=None, title=None):
@@ -217,8 +371,14 @@ def write(data, out):
     write_atomic(out, data.encode("utf-8") if isinstance(data, str) else data)
 
 
+def save(graph, out):
+    """Write an IR graph as JSON (the full IR, no view applied)."""
+    write(serialize.to_json(graph), out)
+    return os.fspath(out)
+
+
 def render(graph, out=None, *, format=None, theme="default", rankdir="TB", show=None,
-           title=None, timeout=120.0):
+           title=None, depth=None, focus=None, fold=True, max_nodes=None, timeout=120.0):
     """Render an IR graph to SVG, PNG, PDF, DOT or JSON.
 
     Parameters
@@ -231,6 +391,8 @@ def render(graph, out=None, *, format=None, theme="default", rankdir="TB", show=
         One of :data:`FORMATS`; defaults to the extension of ``out``, else svg.
     theme, rankdir, show, title
         Drawing options (see :func:`graphir.render.dot.to_dot`).
+    depth, focus, fold, max_nodes
+        What to draw (see :func:`view`). JSON output is the viewed IR.
     timeout : float
         Seconds Graphviz may take before the render is abandoned.
 
@@ -244,12 +406,182 @@ def render(graph, out=None, *, format=None, theme="default", rankdir="TB", show=
     fmt = format or format_from_path(out)
     if fmt not in FORMATS:
         raise InputError(f"unknown output format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    shown = view(graph, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes)
     if fmt == "json":
-        data = serialize.to_json(graph).encode("utf-8")
+        data = serialize.to_json(shown).encode("utf-8")
     else:
-        dot_source = to_dot(graph, theme=theme, rankdir=rankdir, show=show, title=title)
+        dot_source = to_dot(shown, theme=theme, rankdir=rankdir, show=show, title=title)
         data = render_bytes(dot_source, fmt, timeout=timeout)
     if out is None:
         return data
     write(data, out)
     return os.fspath(out)
+
+
+def summary(graph, *, format=None, depth=None):
+    """The torchinfo-style table of an IR graph (or anything :func:`convert` takes).
+
+    Parameters
+    ----------
+    graph : networkx.MultiDiGraph or path
+        An IR graph, or a model :func:`convert` reads.
+    format : str, optional
+        None returns the table as a dict; ``text``, ``json``, ``markdown`` or
+        ``csv`` return that text.
+    depth : int, optional
+        Deepest module level listed (1 = the model's direct children).
+    """
+    from graphir.summary import format_summary, summarize
+
+    table = summarize(convert(graph), depth=depth)
+    if format is None:
+        return table
+    if format not in SUMMARY_FORMATS:
+        raise InputError(f"unknown summary format {format!r}",
+                         hint=f"use one of {', '.join(SUMMARY_FORMATS)}")
+    return format_summary(table, format)
+
+
+_WEIGHT_KINDS = ("torch_pickle", "safetensors")
+
+
+def load_weights(path, *, unsafe_load=False):
+    """Read a state_dict, training checkpoint or safetensors file: ``{name: tensor}``."""
+    from graphir.load import detect_kind
+
+    kind = detect_kind(path)
+    if kind not in _WEIGHT_KINDS:
+        raise InputError(f"is a {kind} file, not a weights file", path=path,
+                         hint="pass a state_dict, checkpoint or safetensors file")
+    return _load_weight_file(os.fspath(path), kind, unsafe_load)[0]
+
+
+def _is_weights_file(spec):
+    from graphir.load import detect_kind, split_factory_spec
+
+    if split_factory_spec(spec) or detect_kind(spec) not in _WEIGHT_KINDS:
+        return False
+    if detect_kind(spec) == "safetensors":
+        return True
+    from graphir.load.pickle_scan import scan_torch_file
+
+    return not scan_torch_file(spec).runs_code
+
+
+def _as_arrays(tensors):
+    """``{name: torch.Tensor}`` -> ``{name: numpy array}`` (bfloat16 via float32)."""
+    arrays = {}
+    for name, value in tensors.items():
+        if hasattr(value, "detach"):
+            value = value.detach().cpu()
+            if str(value.dtype) in ("torch.bfloat16", "torch.float8_e4m3fn", "torch.float8_e5m2"):
+                value = value.float()
+            value = value.numpy()
+        arrays[name] = value
+    return arrays
+
+
+def diff(old, new, *, source="auto", input_shapes=None, architecture=None, unsafe_load=False,
+         show_saved=False, atol=0.0, rtol=0.0):
+    """Compare two models, or two checkpoints.
+
+    Parameters
+    ----------
+    old, new : path, ``FILE.py:CALLABLE`` or IR graph
+        Two inputs :func:`load` reads. When both are weight files (state_dict,
+        checkpoint, safetensors) their tensors are compared instead.
+    source, input_shapes, architecture, unsafe_load, show_saved
+        As for :func:`load`, applied to both sides.
+    atol, rtol : float
+        Tolerances under which two tensors count as equal (checkpoint diff).
+
+    Returns
+    -------
+    graphir.diff.DiffResult or graphir.diff.CheckpointDiff
+        ``.has_differences`` tells whether anything differs. A checkpoint
+        diff made with ``architecture`` carries ``.graph``: the architecture's IR.
+    """
+    from graphir.diff import diff_graphs, diff_tensors
+
+    sides = [old, new]
+    if all(isinstance(s, (str, os.PathLike)) and _is_weights_file(os.fspath(s)) for s in sides):
+        old_w, new_w = (load_weights(os.fspath(s), unsafe_load=unsafe_load) for s in sides)
+        result = diff_tensors(_as_arrays(old_w), _as_arrays(new_w), atol=atol, rtol=rtol)
+        result.graph = (load(new, source=source, input_shapes=input_shapes,
+                             architecture=architecture, unsafe_load=unsafe_load,
+                             show_saved=show_saved) if architecture else None)
+        result.new_path = os.fspath(new)
+        return result
+    graphs = [convert(s, source=source, input_shapes=input_shapes, architecture=architecture,
+                      unsafe_load=unsafe_load, show_saved=show_saved) for s in sides]
+    return diff_graphs(graphs[0], graphs[1])
+
+
+def _diff_picture(result, fmt, context, draw):
+    """Render the union graph (or weight-change graph) of a diff to ``fmt`` bytes."""
+    from graphir.diff import CheckpointDiff, annotate_weight_change
+    from graphir.diff import context as keep_context
+
+    if isinstance(result, CheckpointDiff):
+        graph = result.graph
+        if graph is None:
+            from graphir.convert.state_dict import from_state_dict
+
+            graph = from_state_dict({t.name: (t.new_shape or t.old_shape, None)
+                                     for t in result.tensors}, name="weights")
+        shown = annotate_weight_change(graph, result)
+    else:
+        shown = result.union if context is None else keep_context(result.union, context)
+    return render(shown, format=fmt, **draw)
+
+
+def diff_report(result, *, format="text", old_name="old", new_name="new", context=None,
+                plot=None, **draw):
+    """A diff as ``text``, ``json``, ``html`` or a picture (``svg``/``png``/``pdf``).
+
+    Parameters
+    ----------
+    result : DiffResult or CheckpointDiff
+        From :func:`diff`.
+    format : str
+        One of :data:`DIFF_FORMATS`.
+    old_name, new_name : str
+        How the report names the two sides.
+    context : int, optional
+        Pictures: keep only changed nodes and this many hops around them.
+    plot : str, optional
+        Checkpoint diffs: also write a bar chart of relative change per module.
+    **draw
+        Drawing options for pictures, as for :func:`render`.
+
+    Returns
+    -------
+    str or bytes
+    """
+    import json
+
+    from graphir.diff import (CheckpointDiff, checkpoint_to_json_dict, checkpoint_to_text,
+                              plot_weight_change, to_html, to_json_dict, to_text)
+
+    is_checkpoint = isinstance(result, CheckpointDiff)
+    if plot:
+        if not is_checkpoint:
+            raise InputError("--plot draws a checkpoint diff; these inputs are models",
+                             hint="pass two weight files, or drop --plot")
+        plot_weight_change(result, plot)
+    if format == "text":
+        return (checkpoint_to_text(result, old_name, new_name) if is_checkpoint
+                else to_text(result, old_name, new_name))
+    if format == "json":
+        data = checkpoint_to_json_dict(result) if is_checkpoint else to_json_dict(result)
+        return json.dumps(data, sort_keys=True, indent=1) + "\n"
+    if format == "html":
+        if is_checkpoint:
+            raise InputError("html is for model diffs", hint="use --format json or text")
+        svg = _diff_picture(result, "svg", context, draw).decode("utf-8")
+        return to_html(result, svg, title=f"graphir diff: {old_name} → {new_name}",
+                       old_name=old_name, new_name=new_name)
+    if format in ("svg", "png", "pdf"):
+        return _diff_picture(result, format, context, draw)
+    raise InputError(f"unknown diff format {format!r}",
+                     hint=f"use one of {', '.join(DIFF_FORMATS)}")

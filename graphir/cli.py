@@ -1,8 +1,9 @@
 """The ``graphir`` command line: argument parsing, messages and exit codes.
 
-Exit codes: 0 success, 1 a diff found differences, 2 bad input or failure
-(one line on stderr naming the file and what to do; the traceback only with
-``--debug``). The CLI calls the public API in :mod:`graphir.api` only.
+Exit codes: 0 success (for ``diff``: no difference), 1 ``diff`` found
+differences, 2 bad input or failure (one line on stderr naming the file and
+what to do; the traceback only with ``--debug``). The CLI calls the public
+API in :mod:`graphir.api` only.
 """
 
 import argparse
@@ -11,7 +12,7 @@ import sys
 import time
 
 from graphir import api, ir
-from graphir.errors import GraphIRError
+from graphir.errors import GraphIRError, InputError
 
 __all__ = ["main", "build_parser"]
 
@@ -20,25 +21,103 @@ EXIT_OK, EXIT_DIFFERENT, EXIT_ERROR = 0, 1, 2
 
 def _add_source_options(parser):
     group = parser.add_argument_group("source options")
-    group.add_argument("--source", default="auto", choices=["auto", "onnx", "export", "fx"],
-                       help="converter to use (default: by file kind; for a module, "
+    group.add_argument("--source", default="auto", choices=api.SOURCES,
+                       help="converter (default auto: by file kind; for a module, "
                             "torch.export then torch.fx)")
     group.add_argument("--input-shape", action="append", default=[], metavar="SPEC",
-                       help="example input for FILE.py:CALLABLE, [DTYPE:]D1,D2,... "
-                            "(repeat per input), e.g. 1,3,224,224 or int64:1,16")
+                       help="example input, [DTYPE:]D1,D2,... (repeat per input), "
+                            "e.g. 1,3,224,224 or int64:1,16")
+    group.add_argument("--model", dest="architecture", metavar="FILE.py:CALLABLE",
+                       help="architecture for a state_dict/checkpoint/safetensors file")
+    group.add_argument("--unsafe-load", action="store_true",
+                       help="allow loading files that run code when unpickled "
+                            "(a pickled nn.Module); only for files you trust")
+    group.add_argument("--show-saved", action="store_true",
+                       help="with --source autograd: show the tensors saved for backward")
 
 
 def _add_view_options(parser):
     group = parser.add_argument_group("view options")
+    group.add_argument("--depth", type=int, default=None, metavar="N",
+                       help="draw modules at depth N as single boxes (1 = top-level "
+                            "modules); default: full detail within the node budget")
+    group.add_argument("--focus", default=None, metavar="MODULE_PATH",
+                       help="draw only this module's subtree (e.g. h.3.attn)")
+    group.add_argument("--fold", action=argparse.BooleanOptionalAction, default=True,
+                       help="draw runs of identical blocks once with ×N (default: on)")
+    group.add_argument("--max-nodes", type=int, default=None, metavar="N",
+                       help="collapse depth until at most N nodes are visible "
+                            "(default 300 unless --depth is given; 0 = no limit)")
     group.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"],
                        help="layout direction (default TB: top to bottom)")
     group.add_argument("--theme", default="default", help="drawing theme (default: default)")
     group.add_argument("--show", default=None, metavar="LIST",
                        help="what nodes show, comma-separated from shapes,params,dtypes,"
-                            "attrs,module")
+                            "attrs,module,edges")
     group.add_argument("--title", default=None, help="figure title (default: model name)")
     group.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                        help="give up on Graphviz layout after this long (default 120)")
+
+
+def _add_common(parser):
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress messages")
+
+
+def _render_parser(commands):
+    render = commands.add_parser("render", help="draw a model as SVG, PNG, PDF, DOT or JSON")
+    render.add_argument("model", metavar="MODEL",
+                        help="a model file (.onnx .pt2 .pt .pth .safetensors), an IR .json "
+                             "or FILE.py:CALLABLE")
+    render.add_argument("-o", "--output", metavar="OUT",
+                        help="output file (default: MODEL's stem + .svg in this folder)")
+    render.add_argument("--format", choices=api.FORMATS,
+                        help="output format (default: from -o's extension, else svg)")
+    _add_source_options(render)
+    _add_view_options(render)
+    _add_common(render)
+
+
+def _convert_parser(commands):
+    convert = commands.add_parser("convert", help="write the IR of a model as JSON")
+    convert.add_argument("model", metavar="MODEL")
+    convert.add_argument("-o", "--output", metavar="OUT", required=True,
+                         help="output IR JSON file")
+    _add_source_options(convert)
+    _add_common(convert)
+
+
+def _summary_parser(commands):
+    summary = commands.add_parser("summary", help="a table of modules, shapes and parameters")
+    summary.add_argument("model", metavar="MODEL")
+    summary.add_argument("--format", default="text", choices=api.SUMMARY_FORMATS)
+    summary.add_argument("--depth", type=int, default=None, metavar="N",
+                         help="list modules down to depth N (1 = top-level modules)")
+    summary.add_argument("-o", "--output", metavar="OUT", help="write to a file, not stdout")
+    _add_source_options(summary)
+    _add_common(summary)
+
+
+def _diff_parser(commands):
+    diff = commands.add_parser(
+        "diff", help="what changed between two models or two checkpoints (exit 1 if any)")
+    diff.add_argument("old", metavar="OLD")
+    diff.add_argument("new", metavar="NEW")
+    diff.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout text)")
+    diff.add_argument("--format", choices=api.DIFF_FORMATS,
+                      help="output format (default: from -o's extension, else text)")
+    diff.add_argument("--context", type=int, default=None, metavar="N",
+                      help="draw only changed nodes and N hops around them")
+    diff.add_argument("--atol", type=float, default=0.0, help="checkpoint diff: absolute tolerance")
+    diff.add_argument("--rtol", type=float, default=0.0, help="checkpoint diff: relative tolerance")
+    diff.add_argument("--plot", metavar="FILE",
+                      help="checkpoint diff: bar chart of relative change per module "
+                           "(.png, .svg or .pdf)")
+    _add_source_options(diff)
+    _add_view_options(diff)
+    _add_common(diff)
 
 
 def build_parser():
@@ -47,28 +126,10 @@ def build_parser():
         prog="graphir", description="Turn neural-network models into one graph IR and draw it.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    parser.add_argument("--version", action="version", version=f"graphir {api.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    render = commands.add_parser("render", help="draw a model as SVG, PNG, PDF, DOT or JSON")
-    render.add_argument("model", metavar="MODEL",
-                        help=".onnx, .pt2, IR .json or FILE.py:CALLABLE")
-    render.add_argument("-o", "--output", metavar="OUT",
-                        help="output file (default: MODEL's stem + .svg in this folder)")
-    render.add_argument("--format", choices=api.FORMATS,
-                        help="output format (default: from -o's extension, else svg)")
-    _add_source_options(render)
-    _add_view_options(render)
-
-    convert = commands.add_parser("convert", help="write the IR of a model as JSON")
-    convert.add_argument("model", metavar="MODEL")
-    convert.add_argument("-o", "--output", metavar="OUT", required=True,
-                         help="output IR JSON file")
-    _add_source_options(convert)
-    for sub in (render, convert):
-        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help="show tracebacks on errors")
-        sub.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                         help="no progress messages")
+    for add in (_render_parser, _convert_parser, _summary_parser, _diff_parser):
+        add(commands)
     return parser
 
 
@@ -103,14 +164,28 @@ class _Messages:
         self.pending = []
 
 
-def _load(args, messages):
-    messages.step(f"reading {args.model}")
-    G = api.load(args.model, source=args.source, input_shapes=args.input_shape)
+def _source_kwargs(args):
+    return {"source": args.source, "input_shapes": args.input_shape,
+            "architecture": args.architecture, "unsafe_load": args.unsafe_load,
+            "show_saved": args.show_saved}
+
+
+def _load(args, messages, spec=None):
+    spec = args.model if spec is None else spec
+    messages.step(f"reading {spec}")
+    G = api.load(spec, **_source_kwargs(args))
     for warning in G.graph.get("warnings", []):
         messages.warn(warning)
-    messages.note(f"read {args.model} via {G.graph['source']}: {len(ir.op_nodes(G))} ops, "
+    messages.note(f"read {spec} via {G.graph['source']}: {len(ir.op_nodes(G))} ops, "
                   f"{G.number_of_nodes()} nodes")
     return G
+
+
+def _view_kwargs(args):
+    show = None if args.show is None else [s.strip() for s in args.show.split(",") if s.strip()]
+    return {"theme": args.theme, "rankdir": args.rankdir, "show": show, "title": args.title,
+            "depth": args.depth, "focus": args.focus, "fold": args.fold,
+            "max_nodes": args.max_nodes, "timeout": args.timeout}
 
 
 def _default_output(model, fmt):
@@ -124,24 +199,67 @@ def _default_output(model, fmt):
 def cmd_render(args, messages):
     fmt = args.format or api.format_from_path(args.output)
     out = args.output or _default_output(args.model, fmt)
-    show = None if args.show is None else [s.strip() for s in args.show.split(",") if s.strip()]
-    api.check_view_options(theme=args.theme, show=show)
+    options = _view_kwargs(args)
+    api.check_view_options(theme=options["theme"], show=options["show"], depth=args.depth,
+                           max_nodes=args.max_nodes)
     G = _load(args, messages)
     messages.step(f"laying out {G.number_of_nodes()} nodes with Graphviz")
-    api.render(G, out, format=fmt, theme=args.theme, rankdir=args.rankdir, show=show,
-               title=args.title, timeout=args.timeout)
-    messages.note(f"wrote {out}")
+    shown = api.view(G, depth=args.depth, focus=args.focus, fold=args.fold,
+                     max_nodes=args.max_nodes)
+    for note in shown.graph.get("notes", []):
+        messages.warn(note)
+    api.render(shown, out, format=fmt, **dict(options, depth=None, focus=None, fold=False,
+                                                max_nodes=0))
+    messages.note(f"wrote {out} ({shown.number_of_nodes()} nodes drawn)")
     return EXIT_OK
 
 
 def cmd_convert(args, messages):
     G = _load(args, messages)
-    api.render(G, args.output, format="json")
+    api.save(G, args.output)
     messages.note(f"wrote {args.output}")
     return EXIT_OK
 
 
-_COMMANDS = {"render": cmd_render, "convert": cmd_convert}
+def _emit(text_or_bytes, out):
+    """Write to ``out`` atomically, or to stdout when ``out`` is None."""
+    if out is None:
+        data = text_or_bytes if isinstance(text_or_bytes, str) else text_or_bytes.decode()
+        sys.stdout.write(data)
+        sys.stdout.flush()
+    else:
+        api.write(text_or_bytes, out)
+
+
+def cmd_summary(args, messages):
+    G = _load(args, messages)
+    _emit(api.summary(G, format=args.format, depth=args.depth), args.output)
+    return EXIT_OK
+
+
+def cmd_diff(args, messages):
+    fmt = args.format or (api.format_from_path(args.output, default="text")
+                          if args.output else "text")
+    if fmt not in api.DIFF_FORMATS:
+        raise InputError(f"diff cannot write {fmt!r}",
+                         hint=f"use one of {', '.join(api.DIFF_FORMATS)}")
+    if fmt in ("svg", "png", "pdf", "html"):
+        options = _view_kwargs(args)
+        api.check_view_options(theme=options["theme"], show=options["show"])
+    messages.step(f"comparing {args.old} and {args.new}")
+    result = api.diff(args.old, args.new, atol=args.atol, rtol=args.rtol, **_source_kwargs(args))
+    report = api.diff_report(result, format=fmt, old_name=args.old, new_name=args.new,
+                             context=args.context, plot=args.plot,
+                             **(_view_kwargs(args) if fmt in ("svg", "png", "pdf", "html")
+                                else {}))
+    _emit(report, args.output)
+    if args.output:
+        messages.note(f"wrote {args.output}")
+    return EXIT_DIFFERENT if result.has_differences else EXIT_OK
+
+
+_COMMANDS = {"render": cmd_render, "convert": cmd_convert, "summary": cmd_summary,
+             "diff": cmd_diff}
 
 
 def main(argv=None):

@@ -31,9 +31,9 @@ def test_resnet50_onnx_renders_every_shape_and_conv_weight_without_torch(resnet5
     code = (
         "import sys, graphir\n"
         f"G = graphir.load({str(resnet50_onnx)!r})\n"
-        f"graphir.render(G, {str(dot_path)!r})\n"
-        f"graphir.render(G, {str(svg_path)!r})\n"
-        f"graphir.render(G, {str(tmp_path / 'r50.json')!r})\n"
+        f"graphir.render(G, {str(dot_path)!r}, fold=False)\n"
+        f"graphir.render(G, {str(svg_path)!r}, fold=False)\n"
+        f"graphir.save(G, {str(tmp_path / 'r50.json')!r})\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=600)
@@ -90,7 +90,7 @@ def test_gpt2_dynamo_onnx_has_the_same_module_paths(gpt2_export_ir, onnx_sample)
 @pytest.mark.needs_dot
 def test_json_round_trip_and_byte_identical_rerender(gpt2_export_ir, tmp_path):
     first = tmp_path / "g.json"
-    graphir.render(gpt2_export_ir, first)
+    graphir.save(gpt2_export_ir, first)
     again = graphir.load(first)
     assert ir.graphs_equal(again, gpt2_export_ir)
     assert serialize.to_json(again) == first.read_text()

@@ -108,7 +108,11 @@ def test_resnet_tiny_batchnorm_has_four_params(convert):
     bn = G.nodes["layer1.0.bn1/BatchNormalization#0"]
     assert list(bn["params"]) == ["layer1.0.bn1.weight", "layer1.0.bn1.bias",
                                   "layer1.0.bn1.running_mean", "layer1.0.bn1.running_var"]
-    assert all(p == {"shape": [8], "dtype": "float32"} for p in bn["params"].values())
+    params = bn["params"]
+    assert all(params[f"layer1.0.bn1.{k}"] == {"shape": [8], "dtype": "float32"}
+               for k in ("weight", "bias"))
+    assert all(params[f"layer1.0.bn1.{k}"] == {"shape": [8], "dtype": "float32", "kind": "buffer"}
+               for k in ("running_mean", "running_var"))
     assert bn["attrs"] == {"epsilon": 1e-05, "momentum": 0.9, "training_mode": 0}
     assert all(len(G.nodes[n]["params"]) == 4 for n in bns)
 

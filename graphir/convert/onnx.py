@@ -55,9 +55,9 @@ opsets, producer).
 
 Examples
 --------
->>> from graphir.load.onnx_file import load_onnx          # doctest: +SKIP
->>> G = from_onnx(load_onnx("samples/resnet_tiny.onnx"), name="resnet_tiny")  # doctest: +SKIP
->>> G.nodes["layer1.0.conv1/Conv#0"]["params"]            # doctest: +SKIP
+>>> from graphir.load.onnx_file import load_onnx
+>>> G = from_onnx(load_onnx("samples/resnet_tiny.onnx"), name="resnet_tiny")
+>>> G.nodes["layer1.0.conv1/Conv#0"]["params"]
 {'layer1.0.conv1.weight': {'shape': [8, 8, 3, 3], 'dtype': 'float32'}}
 """
 
@@ -626,6 +626,13 @@ def _build_nodes(ctx, scope, ids):
     return records
 
 
+def _is_running_stat(node, formal_name):
+    """BatchNormalization's mean/var inputs are buffers (running statistics),
+    not trained parameters, as in torch; summaries count them apart."""
+    return node.op_type == "BatchNormalization" and formal_name in ("input_mean", "input_var",
+                                                                    "mean", "var")
+
+
 def _read_const(ctx, node, port, name, const, data):
     """Record constant input ``name`` of a node as a weight or a small value."""
     implicit = port >= len(node.input)
@@ -635,7 +642,8 @@ def _read_const(ctx, node, port, name, const, data):
             raise ConversionError(f"tensor {name!r} has a negative dimension "
                                   f"{const.shape}", hint="the model file is corrupt; "
                                   "re-export it")
-        data["params"][name] = param_info(const.shape, const.dtype)
+        extra = {"kind": "buffer"} if _is_running_stat(node, key) else {}
+        data["params"][name] = param_info(const.shape, const.dtype, **extra)
         return
     inputs = data["attrs"].setdefault("const_inputs", {})
     if key in inputs:

@@ -612,7 +612,17 @@ def _legend_lines(theme):
     return lines
 
 
-def _graph_defaults(theme, rankdir, title):
+def _graph_label(title, notes, theme):
+    """The figure's heading: the title in bold, then each note in small italics."""
+    lines = []
+    if title:
+        lines.append(_font(_escape_html(title), bold=True, size=theme.title_fontsize))
+    lines += [_font(_escape_html(note), italic=True, size=theme.small_fontsize,
+                    color=theme.muted_color) for note in notes]
+    return _Html("<BR/>".join(lines)) if lines else None
+
+
+def _graph_defaults(theme, rankdir, title, notes=()):
     """The graph, node and edge default attribute lines.
 
     ``newrank`` lets clusters share ranks, ``splines=spline`` keeps edges
@@ -622,9 +632,7 @@ def _graph_defaults(theme, rankdir, title):
     ``searchsize`` bound crossing minimisation, and ``outputorder`` draws
     nodes over edges.
     """
-    label = None
-    if title:
-        label = _Html(_font(_escape_html(title), bold=True, size=theme.title_fontsize))
+    label = _graph_label(title, notes, theme)
     graph = [
         ("rankdir", rankdir), ("newrank", True), ("compound", True),
         ("splines", "spline"), ("nodesep", 0.25), ("ranksep", 0.3), ("pad", 0.25),
@@ -671,6 +679,8 @@ def to_dot(G, *, theme="default", rankdir="TB", show=None, title=None):
         :data:`DEFAULT_SHOW`.
     title : str, optional
         Graph title; defaults to ``G.graph["name"]``; ``""`` for none.
+        Notes in ``G.graph["notes"]`` (what a pass did, e.g. an automatic
+        collapse to fit the node budget) are printed under it.
 
     Returns
     -------
@@ -697,7 +707,7 @@ def to_dot(G, *, theme="default", rankdir="TB", show=None, title=None):
     dom_ids.update({("cluster", path): _dom_id("cluster_", path, used) for path in clusters})
     context = (G, show, theme, hints, dom_ids)
     lines = [f"digraph {_quote(G.graph.get('name') or 'graphir')} {{"]
-    lines += _graph_defaults(theme, rankdir, title)
+    lines += _graph_defaults(theme, rankdir, title, G.graph.get("notes") or ())
     lines += _item_lines(root_items, clusters, context, 1)
     lines += _edge_lines(G, show)
     if any("diff" in data for _, data in G.nodes(data=True)):
