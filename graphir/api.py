@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = ["SOURCES", "FORMATS", "SUMMARY_FORMATS", "DIFF_FORMATS", "load", "convert",
            "view", "render", "to_dot", "save", "write", "summary", "diff", "diff_report",
-           "load_weights", "format_from_path", "check_view_options"]
+           "attention", "load_weights", "format_from_path", "check_view_options"]
 
 #: ``--source`` values. ``auto`` picks by file kind (torch.export, then fx, for modules).
 SOURCES = ("auto", "onnx", "export", "fx", "trace", "autograd", "torchscript", "state_dict")
@@ -585,3 +585,50 @@ def diff_report(result, *, format="text", old_name="old", new_name="new", contex
         return _diff_picture(result, format, context, draw)
     raise InputError(f"unknown diff format {format!r}",
                      hint=f"use one of {', '.join(DIFF_FORMATS)}")
+
+
+def attention(model, out_dir, *, example_inputs=None, example_kwargs=None, input_shapes=None,
+              image=None, name=None):
+    """Capture a transformer's attention on one input; write maps, plots and a report.
+
+    Parameters
+    ----------
+    model : str or nn.Module
+        ``FILE.py:CALLABLE`` (the factory may return example inputs), or a module.
+    out_dir : str or os.PathLike
+        Folder for ``layer_<k>_heads.png``, ``layers_evolution.png``,
+        ``stats.png``, ``report.md`` and ``attention.json``.
+    example_inputs, example_kwargs
+        Inputs for a module passed directly.
+    input_shapes : list of str, optional
+        ``--input-shape`` values: a seeded random input instead of the factory's.
+    image : str, optional
+        An image file fed as the model's image input (resized, normalised).
+
+    Returns
+    -------
+    graphir.overlay.AttentionResult
+
+    Raises
+    ------
+    InputError
+        When the model has no attention, or the image cannot be used.
+    """
+    from graphir.load import split_factory_spec
+    from graphir.overlay import run_attention
+
+    if isinstance(model, (str, os.PathLike)):
+        spec = os.fspath(model)
+        if not split_factory_spec(spec):
+            raise InputError("attention needs a model it can run", path=spec,
+                             hint="pass FILE.py:CALLABLE returning the nn.Module")
+        module, args, kwargs = _module_from_factory(spec, input_shapes)
+        name = name or spec.rsplit(":", 1)[1]
+    else:
+        module = model
+        args, kwargs = _example_inputs(type(model).__name__, example_inputs, example_kwargs,
+                                       input_shapes)
+        if args is not None and not isinstance(args, (tuple, list)):
+            args = (args,)
+    return run_attention(module, tuple(args or ()), kwargs, out_dir, image_path=image,
+                         name=name)

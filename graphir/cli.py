@@ -120,6 +120,19 @@ def _diff_parser(commands):
     _add_common(diff)
 
 
+def _attention_parser(commands):
+    attention = commands.add_parser(
+        "attention", help="attention maps per layer and head of a transformer, with statistics")
+    attention.add_argument("model", metavar="MODEL", help="FILE.py:CALLABLE")
+    attention.add_argument("-o", "--output", metavar="DIR", required=True,
+                           help="folder for the figures, report.md and attention.json")
+    attention.add_argument("--image", metavar="FILE",
+                           help="image to run the model on (resized and normalised)")
+    attention.add_argument("--input-shape", action="append", default=[], metavar="SPEC",
+                           help="random example input, [DTYPE:]D1,D2,... (repeat per input)")
+    _add_common(attention)
+
+
 def build_parser():
     """The argument parser of the ``graphir`` command."""
     parser = argparse.ArgumentParser(
@@ -128,7 +141,8 @@ def build_parser():
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     parser.add_argument("--version", action="version", version=f"graphir {api.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_render_parser, _convert_parser, _summary_parser, _diff_parser):
+    for add in (_render_parser, _convert_parser, _summary_parser, _diff_parser,
+                _attention_parser):
         add(commands)
     return parser
 
@@ -258,8 +272,19 @@ def cmd_diff(args, messages):
     return EXIT_DIFFERENT if result.has_differences else EXIT_OK
 
 
+def cmd_attention(args, messages):
+    messages.step(f"running {args.model} once and capturing attention")
+    result = api.attention(args.model, args.output, input_shapes=args.input_shape,
+                           image=args.image)
+    heads = sorted(set(result.heads)) if isinstance(result.heads, list) else [result.heads]
+    heads_text = str(heads[0]) if len(heads) == 1 else f"{heads[0]}-{heads[-1]}"
+    messages.note(f"wrote {len(result.files)} files to {args.output} "
+                  f"({result.layers} layers × {heads_text} heads)")
+    return EXIT_OK
+
+
 _COMMANDS = {"render": cmd_render, "convert": cmd_convert, "summary": cmd_summary,
-             "diff": cmd_diff}
+             "diff": cmd_diff, "attention": cmd_attention}
 
 
 def main(argv=None):

@@ -152,3 +152,16 @@ def test_readme_demo_command_runs(tmp_path):
     svg = ROOT / "out" / "resnet_tiny.svg"
     png = ROOT / "out" / "resnet_tiny.png"
     assert svg.read_bytes().startswith(b"<?xml") and png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_attention_command_writes_maps_and_refuses_models_without_attention(tmp_path):
+    out = tmp_path / "att"
+    result = run_cli("attention", "samples/vit.py:vit_tiny", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "6 layers × 4 heads" in result.stderr
+    assert {"report.md", "stats.png", "layers_evolution.png", "layer_5_heads.png"} <= {
+        p.name for p in out.iterdir()}
+    none = tmp_path / "none"
+    result = run_cli("attention", "samples/resnet.py:resnet_tiny", "-o", none)
+    _assert_one_line_error(result, "found no attention")
+    assert not none.exists()

@@ -14,9 +14,13 @@ and Pillow are imported lazily, inside the functions that use them.
   optionally on an image file (:func:`load_image`); what ``graphir attention``
   calls.
 
+>>> import tempfile
+>>> from samples.vit import vit_tiny
 >>> from graphir.overlay import run_attention
->>> result = run_attention(model, (x,), None, "out/attention")   # doctest: +SKIP
->>> result.files                                                  # doctest: +SKIP
+>>> model, (x,) = vit_tiny()
+>>> result = run_attention(model, (x,), None, tempfile.mkdtemp())
+>>> result.layers, result.heads
+(6, 4)
 """
 
 from graphir.overlay.attention import AttentionCapture, capture_attention, looks_like_attention
