@@ -164,12 +164,19 @@ def _shape_text(shapes):
     return ", ".join(one(s) for s in shapes) if shapes else "--"
 
 
+def _short_name(path):
+    """Last path component, with its parent when it is a list index (``h.0``)."""
+    parts = path.split(".")
+    if len(parts) > 1 and parts[-1].isdigit():
+        return ".".join(parts[-2:])
+    return parts[-1]
+
+
 def _table_cells(table):
     header = ["Module", "Type", "Output shape", "Params", "Trainable"]
     body = []
     for row in table["rows"]:
-        name = "  " * (row["depth"] - 1) + row["module"].rpartition(".")[2] \
-            if row["depth"] > 1 else row["module"]
+        name = "  " * (row["depth"] - 1) + _short_name(row["module"])
         flag = {None: "--", True: "yes", False: "no"}[row["trainable"]]
         body.append([name, row["type"] or "", _shape_text(row["output_shape"]),
                      f"{row['params']:,}", flag])
