@@ -6,14 +6,16 @@ entries and model output structures. torch is imported lazily, inside the
 functions that need it, so importing this module never imports torch.
 """
 
+import contextlib
 import dataclasses
 import enum
+import inspect
 import math
 import re
 from collections.abc import Mapping
 
 from graphir import ir
-from graphir.errors import MissingDependencyError
+from graphir.errors import ConversionError, MissingDependencyError
 
 __all__ = [
     "import_torch",
@@ -30,6 +32,8 @@ __all__ = [
     "iter_leaves",
     "leaf_name",
     "named_tensor_outputs",
+    "bind_example",
+    "kept_state",
 ]
 
 _INDEX = re.compile(r"""\[\s*['"]?([^\]'"]*?)['"]?\s*\]""")
@@ -64,7 +68,13 @@ def dtype_name(dtype):
 
 
 def _dim(size):
-    """An int for a concrete dim, the symbol's text (``"s0"``) for a symbolic one."""
+    """An int for a concrete dim, the symbol's text (``"s0"``) for a symbolic one.
+
+    A plain int returns at once: the symbolic-shapes module imports sympy,
+    which costs about half a second the first time.
+    """
+    if type(size) is int:
+        return size
     from torch.fx.experimental.symbolic_shapes import is_concrete_int
 
     return int(size) if is_concrete_int(size) else str(size)
@@ -310,3 +320,66 @@ def named_tensor_outputs(output):
     torch = import_torch()
     leaves = iter_leaves(output, lambda v: isinstance(v, torch.Tensor))
     return {leaf_name(path): value for path, value in leaves}
+
+
+def bind_example(module, args, kwargs, name):
+    """Bind example inputs to ``module.forward``'s signature.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    args : tuple
+        Positional example inputs.
+    kwargs : dict
+        Keyword example inputs.
+    name : str
+        Model name, for the error message.
+
+    Returns
+    -------
+    inspect.BoundArguments
+        Defaults are not applied: only the inputs given are bound.
+
+    Raises
+    ------
+    ConversionError
+        When the inputs do not fit the signature.
+    """
+    signature = inspect.signature(module.forward)
+    try:
+        return signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ConversionError(
+            f"the example inputs do not fit {type(module).__name__}.forward{signature}: {exc}",
+            path=name, hint="check the number and order of the example inputs "
+                            "(--input-shape)") from None
+
+
+@contextlib.contextmanager
+def kept_state(module):
+    """Undo what running ``module`` changes: its buffers (batch-norm statistics
+    in train mode) and the CPU random generator (dropout).
+
+    Parameters
+    ----------
+    module : torch.nn.Module or torch.export.ExportedProgram
+        Anything with a ``buffers()`` method.
+
+    Examples
+    --------
+    >>> import torch
+    >>> bn = torch.nn.BatchNorm1d(2).train()
+    >>> with kept_state(bn), torch.no_grad():
+    ...     _ = bn(torch.randn(4, 2) + 5)
+    >>> bn.running_mean.tolist()
+    [0.0, 0.0]
+    """
+    torch = import_torch()
+    saved = [(b, b.detach().clone()) for b in module.buffers()]
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        with torch.no_grad():
+            for buffer, copy in saved:
+                buffer.copy_(copy)
