@@ -22,8 +22,8 @@ EXIT_OK, EXIT_DIFFERENT, EXIT_ERROR = 0, 1, 2
 def _add_source_options(parser):
     group = parser.add_argument_group("source options")
     group.add_argument("--source", default="auto", choices=api.SOURCES,
-                       help="converter (default auto: by file kind; for a module, "
-                            "torch.export then torch.fx)")
+                       help="converter (default auto: by file kind; for a module, one "
+                            "recorded eager forward (trace), then torch.export, then torch.fx)")
     group.add_argument("--input-shape", action="append", default=[], metavar="SPEC",
                        help="example input, [DTYPE:]D1,D2,... (repeat per input), "
                             "e.g. 1,3,224,224 or int64:1,16")
@@ -34,6 +34,9 @@ def _add_source_options(parser):
                             "(a pickled nn.Module); only for files you trust")
     group.add_argument("--show-saved", action="store_true",
                        help="with --source autograd: show the tensors saved for backward")
+    group.add_argument("--stats", action="store_true",
+                       help="run the model once and record per-op output statistics "
+                            "(mean, std, min, max, zeros) on the graph")
 
 
 def _add_view_options(parser):
@@ -181,7 +184,7 @@ class _Messages:
 def _source_kwargs(args):
     return {"source": args.source, "input_shapes": args.input_shape,
             "architecture": args.architecture, "unsafe_load": args.unsafe_load,
-            "show_saved": args.show_saved}
+            "show_saved": args.show_saved, "stats": args.stats}
 
 
 def _load(args, messages, spec=None):

@@ -131,7 +131,7 @@ def test_factory_with_input_shape_renders_and_says_which_capture(tmp_path):
     result = run_cli("render", "samples/gpt2.py:gpt2_model", "--input-shape", "int64:1,16",
                      "-o", out)
     assert result.returncode == 0, result.stderr
-    assert "via export" in result.stderr
+    assert "via trace" in result.stderr
     assert b"h.0" in out.read_bytes()
 
 

@@ -84,7 +84,7 @@ def test_model_builds_the_architecture_for_a_state_dict(kinds):
                      "samples/resnet.py:resnet_tiny", "-o", folder / "ir.json")
     assert result.returncode == 0, result.stderr
     graph = json.loads((folder / "ir.json").read_text())
-    assert graph["graph"]["source"] == "export"
+    assert graph["graph"]["source"] == "trace"
     assert any(n.get("module") == "layer1.0.conv1" for n in graph["nodes"])
 
 
