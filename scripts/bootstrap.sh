@@ -24,6 +24,6 @@ want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
     echo "bootstrap: installing pinned dependencies into .venv (first run takes a minute)" >&2
     .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt \
-        -e ".[torch,test]"
+        -e ".[torch,safetensors,plot,bench,test]"
     echo "$want" > "$stamp"
 fi
