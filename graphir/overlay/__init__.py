@@ -20,7 +20,7 @@ and Pillow are imported lazily, inside the functions that use them.
 >>> model, (x,) = vit_tiny()
 >>> result = run_attention(model, (x,), None, tempfile.mkdtemp())
 >>> result.layers, result.heads
-(6, 4)
+(6, [4, 4, 4, 4, 4, 4])
 """
 
 from graphir.overlay.attention import AttentionCapture, capture_attention, looks_like_attention
