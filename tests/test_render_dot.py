@@ -35,6 +35,7 @@ from graphir.render.labels import (
 from graphir.render.themes import THEMES, Theme, get_theme
 
 GOLDEN_DIR = Path(__file__).parent / "goldens" / "dot"
+LEGEND = "__graphir_legend"
 REGEN = os.environ.get("GRAPHIR_REGEN_GOLDENS") == "1"
 
 
@@ -190,36 +191,6 @@ def diff_graph():
     return G
 
 
-GOLDENS = {
-    "small_cnn": (small_cnn, {}),
-    "small_cnn_all_lr": (small_cnn, {"show": sorted(dot.SHOW_OPTIONS), "rankdir": "LR",
-                                     "theme": "paper", "title": "Small CNN & co"}),
-    "multi_output": (multi_output, {"show": {"shapes", "params", "edges"}}),
-    "folded_module": (folded_module, {}),
-    "diff": (diff_graph, {"theme": "colorblind"}),
-}
-
-
-# --- goldens and determinism ------------------------------------------------
-
-@pytest.mark.parametrize("name", sorted(GOLDENS))
-def test_dot_matches_golden(name):
-    build, options = GOLDENS[name]
-    text = to_dot(build(), **options)
-    path = GOLDEN_DIR / f"{name}.dot"
-    if REGEN:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"missing golden {path}; run with GRAPHIR_REGEN_GOLDENS=1"
-    assert text == path.read_text(encoding="utf-8")
-
-
-@pytest.mark.parametrize("name", sorted(GOLDENS))
-def test_dot_is_deterministic(name):
-    build, options = GOLDENS[name]
-    assert to_dot(build(), **options) == to_dot(build(), **options)
-
-
 def test_dot_does_not_depend_on_hash_seed():
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from graphir.render.dot import to_dot; "
             "from test_render_dot import small_cnn; "
@@ -348,7 +319,7 @@ def test_edges_follow_graph_edge_order():
     G = multi_output()
     text = to_dot(G)
     edges = re.findall(r'^  "([^"]+)" -> "([^"]+)"', text, flags=re.M)
-    assert edges == [(u, v) for u, v in G.edges()]
+    assert [e for e in edges if e[1] != LEGEND] == [(u, v) for u, v in G.edges()]
 
 
 def test_node_kinds_are_drawn_distinctly():
@@ -391,10 +362,13 @@ def test_diff_states_get_fill_style_class_and_legend():
     assert "bold" in changed and "diff-changed" in changed
     assert 'diff: changed ({\\"shape\\": [[1, 2], [1, 4]]})' in changed
     assert f'fillcolor="{theme.fill_for_diff("added")}"' in _statement(text, "act/Gelu#0")
-    assert 'subgraph "cluster___graphir_legend"' in text
-    assert 'id="graphir-legend-removed"' in text
+    legend = _statement(text, LEGEND)
+    assert 'id="graphir-legend"' in legend and "class=legend" in legend
+    assert '<B>diff</B>' in legend and 'STYLE="dashed"' in legend and 'BORDER="2"' in legend
+    for state in ir.DIFF_STATES:
+        assert f'BGCOLOR="{theme.fill_for_diff(state)}"' in legend and f">{state}<" in legend
     assert '"act/Relu#0" -> "fc2/Gemm#0" [style=dashed];' in text
-    assert "graphir_legend" not in to_dot(small_cnn())
+    assert LEGEND not in to_dot(diff_graph(), show="-legend")
 
 
 def test_title_defaults_to_graph_name():
@@ -414,9 +388,14 @@ def test_bad_options_raise_input_error():
 
 
 def test_parse_show():
-    assert parse_show(None) == DEFAULT_SHOW == {"shapes", "params"}
+    assert parse_show(None) == DEFAULT_SHOW == {"shapes", "params", "legend"}
     assert parse_show("") == frozenset()
     assert parse_show(["attrs"]) == {"attrs"}
+    assert parse_show("+attrs,-legend") == {"shapes", "params", "attrs"}
+    assert parse_show(["shapes", "+stats"]) == {"shapes", "stats"}
+    assert parse_show("-shapes,-params,-legend") == frozenset()
+    with pytest.raises(InputError, match=r"'\+colour'|'colour'"):
+        parse_show("+colour")
 
 
 # --- escaping -----------------------------------------------------------------
@@ -587,3 +566,348 @@ def test_paper_theme_is_light_and_thin():
     assert paper.node_penwidth <= 0.6 and paper.edge_penwidth <= 0.6
     fills = [fill for _, fill in paper.category_fills] + list(paper.cluster_fills)
     assert all(_lightness(fill) > 0.9 for fill in fills)
+
+
+# --- colour by a number ------------------------------------------------------
+
+def stats_graph():
+    """small_cnn with activation statistics on its ops (one int-valued op has none)."""
+    G = small_cnn()
+    values = {"stem": (0.5, 1.2, 0.0), "features.block.conv": (-0.2, 0.8, 0.0),
+              "features.block.bn": (0.0, 1.0, 0.0), "features.block.relu": (0.4, 0.6, 0.5),
+              "features.block.act": (0.1, 0.4, 0.0), "features.block": (0.9, 2.5, 0.0)}
+    for node, data in G.nodes(data=True):
+        if data["kind"] != "op":
+            continue
+        mean, std, zeros = values[data["module"]]
+        data["stats"] = {"std": std, "mean": mean, "min": mean - 2 * std, "max": mean + 2 * std,
+                         "zeros": zeros, "numel": 16384, "nonfinite": 0}
+    del G.nodes["features.block.act/aten.tanh.default#0"]["stats"]
+    return G
+
+
+def weight_change_graph():
+    """The diff graph as a checkpoint diff draws it: weight_change on weighted ops."""
+    G = diff_graph()
+    G.graph["weight_change_max"] = 0.5
+    G.nodes["fc1/Gemm#0"]["weight_change"] = 0.0
+    G.nodes["fc2/Gemm#0"]["weight_change"] = 0.5
+    return G
+
+
+def _fill(statement):
+    return re.search(r'fillcolor="(#[0-9A-F]{6})"', statement).group(1)
+
+
+def test_color_by_fills_nodes_from_the_scale_and_adds_a_colour_bar():
+    from graphir.render.colors import node_value, scale_for
+
+    G = stats_graph()
+    text = to_dot(G, color_by="std")
+    values = [node_value(d, "std") for _, d in G.nodes(data=True)]
+    scale = scale_for("std", [v for v in values if v is not None])
+    for node, data in G.nodes(data=True):
+        statement = _statement(text, node)
+        value = node_value(data, "std")
+        if value is None:
+            assert _fill(statement) == THEMES["default"].nodata_fill
+            assert "no-value" in statement
+        else:
+            assert _fill(statement) == scale.color(value)
+    legend = _statement(text, LEGEND)
+    assert "<B>activation std</B>" in legend and "no value" in legend
+    assert legend.count('WIDTH="20" HEIGHT="10"') == 7
+    for label in scale.labels():
+        assert f">{label}<" in legend
+    assert "activation std" not in to_dot(G)
+    assert "<B>ops</B>" in _statement(to_dot(G), LEGEND)
+
+
+def test_color_by_is_deterministic_and_ignores_dict_order():
+    G = stats_graph()
+    H = stats_graph()
+    for _, data in H.nodes(data=True):
+        if "stats" in data:
+            data["stats"] = dict(reversed(list(data["stats"].items())))
+    assert to_dot(G, color_by="mean", show="+stats") == to_dot(H, color_by="mean", show="+stats")
+
+
+def test_mean_uses_a_diverging_scale_centred_on_zero():
+    text = to_dot(stats_graph(), color_by="mean")
+    bn = _statement(text, "features.block.bn/aten._native_batch_norm_legit_no_training.default#0")
+    from graphir.render.colors import DIVERGING
+    assert _fill(bn) == DIVERGING[len(DIVERGING) // 2]
+    assert ">-0.9<" in _statement(text, LEGEND) and ">0.9<" in _statement(text, LEGEND)
+
+
+def test_text_on_dark_fills_turns_white():
+    text = to_dot(stats_graph(), color_by="std")
+    darkest = _statement(text, "features.block/aten.add.Tensor#0")
+    assert "fontcolor=\"#FFFFFF\"" in darkest and 'COLOR="#E8E8E8"' in darkest
+    lightest = _statement(text, "features.block.act/aten.mul.Tensor#0")
+    assert "fontcolor" not in lightest or 'fontcolor="#000000"' in lightest
+
+
+def test_unknown_or_empty_color_by_is_an_input_error():
+    with pytest.raises(InputError) as caught:
+        to_dot(stats_graph(), color_by="variance")
+    for name in ("mean", "std", "zeros", "weight_change", "params", "none"):
+        assert name in str(caught.value)
+    with pytest.raises(InputError, match="no node of the drawn graph has a 'mean' value"):
+        to_dot(small_cnn(), color_by="mean")
+
+
+def test_weight_change_colours_automatically_and_none_turns_it_off():
+    G = weight_change_graph()
+    auto = to_dot(G)
+    assert "weight change (relative L2)" in _statement(auto, LEGEND)
+    from graphir.render.colors import SEQUENTIAL
+    assert _fill(_statement(auto, "fc2/Gemm#0")) == SEQUENTIAL[-1]
+    assert _fill(_statement(auto, "fc1/Gemm#0")) == SEQUENTIAL[0]
+    assert "bold" in _statement(auto, "fc2/Gemm#0")  # the diff stroke stays
+    assert auto == to_dot(G, color_by="weight_change")
+    plain = to_dot(G, color_by="none")
+    assert _fill(_statement(plain, "fc2/Gemm#0")) == THEMES["default"].fill_for_diff("changed")
+    assert "<B>diff</B>" in _statement(plain, LEGEND)
+
+
+def test_stats_show_item_and_tooltips():
+    text = to_dot(stats_graph(), show="+stats")
+    stem = _statement(text, "stem/aten.convolution.default#0")
+    assert "μ 0.5  σ 1.2 · 0% zeros" in stem
+    assert 'stats: mean=0.5, std=1.2, min=-1.9, max=2.9, zeros=0.0' in stem
+    assert "μ 0.5" not in _statement(to_dot(stats_graph()), "stem/aten.convolution.default#0")
+    relu = _statement(text, "features.block.relu/aten.relu.default#0")
+    assert "50% zeros" in relu
+    assert "Δ 0.5" in _statement(to_dot(weight_change_graph(), show="+stats"), "fc2/Gemm#0")
+
+
+def test_params_colouring_uses_weight_counts():
+    text = to_dot(small_cnn(), color_by="params")
+    assert "<B>parameters</B>" in _statement(text, LEGEND)
+    assert "no-value" in _statement(text, "features.block.relu/aten.relu.default#0")
+    assert "no-value" not in _statement(text, "stem/aten.convolution.default#0")
+
+
+# --- legend ----------------------------------------------------------------
+
+def test_category_legend_lists_categories_drawn_and_hangs_below():
+    G = small_cnn()
+    text = to_dot(G)
+    legend = _statement(text, LEGEND)
+    for category in ("conv", "norm", "activation", "elementwise"):
+        assert f">{category}<" in legend
+    assert ">linear<" not in legend and ">pool<" not in legend
+    assert '"output:y" -> "__graphir_legend" [style=invis, weight=0];' in text
+    assert LEGEND not in to_dot(G, theme="paper")  # every fill the same: nothing to explain
+    assert LEGEND not in to_dot(G, show="-legend")
+    assert ">shape · other<" in _statement(to_dot(multi_output(), theme="mono"), LEGEND)
+
+
+def test_lr_legend_is_a_column():
+    tb = _statement(to_dot(stats_graph(), color_by="std"), LEGEND)
+    lr = _statement(to_dot(stats_graph(), color_by="std", rankdir="LR"), LEGEND)
+    assert tb.count("<TR>") < lr.count("<TR>")
+    assert "<B>activation std</B>" in lr
+
+
+# --- parameter trees ----------------------------------------------------------
+
+def param_tree():
+    """The parameter tree of a small ResNet-like state_dict (with a tied head)."""
+    from graphir.convert.state_dict import from_state_dict
+
+    tensors = {"conv1.weight": ([64, 3, 7, 7], "float32"),
+               "bn1.weight": ([64], "float32"), "bn1.bias": ([64], "float32"),
+               "bn1.running_mean": ([64], "float32"), "bn1.running_var": ([64], "float32"),
+               "bn1.num_batches_tracked": ([], "int64"),
+               "layer1.0.conv1.weight": ([64, 64, 3, 3], "float32"),
+               "layer1.0.conv2.weight": ([64, 64, 3, 3], "float32"),
+               "fc.weight": ([1000, 512], "float32"), "fc.bias": ([1000], "float32"),
+               "head.weight": ([1000, 512], "float32")}
+    G = from_state_dict(tensors, name="tinynet",
+                        module_types={"": "ResNet", "conv1": "Conv2d", "bn1": "BatchNorm2d",
+                                      "fc": "Linear"})
+    G.nodes["module:head"]["params"]["head.weight"]["tied_to"] = "fc.weight"
+    return G
+
+
+def test_tree_nodes_show_name_type_own_tensors_and_subtree_count():
+    text = to_dot(param_tree())
+    conv = _statement(text, "module:conv1")
+    assert "<B>conv1</B> : Conv2d" in conv and "9.41K params" in conv
+    assert "weight ⟨64×3×7×7⟩" in conv
+    bn = _statement(text, "module:bn1")
+    assert "weight, bias ⟨64⟩" in bn
+    assert "running_mean, running_var ⟨64⟩ buffers" in bn
+    assert "num_batches_tracked ⟨scalar⟩ i64 buffer" in bn
+    assert "bn1.running_mean: 64 float32 (buffer)" in bn  # tooltip
+    root = _statement(text, "module:")
+    assert "<B>tinynet</B> : ResNet" in root and "5 children" in root
+    assert "1.11M params" in root
+    assert "2 children" in _statement(text, "module:layer1.0")
+    assert "weight = fc.weight (tied)" in _statement(text, "module:head")
+    assert 'BR ALIGN="LEFT"' in conv and "shape=box3d" not in conv
+
+
+def test_tree_layout_is_flat_lr_and_ordered():
+    text = to_dot(param_tree())
+    assert "subgraph" not in text
+    assert "rankdir=LR" in text and "ordering=out" in text
+    assert "rankdir=TB" in to_dot(param_tree(), rankdir="TB")
+    assert "rankdir=TB" in to_dot(small_cnn()) and "ordering" not in to_dot(small_cnn())
+    legend = _statement(text, LEGEND)
+    assert "<B>layers</B>" in legend and ">conv<" in legend and ">norm<" in legend
+
+
+def test_tree_colours_by_params_on_a_log_scale():
+    text = to_dot(param_tree(), color_by="params")
+    assert "parameters (log)" in _statement(text, LEGEND)
+
+
+# --- unscoped ops -------------------------------------------------------------
+
+def loose_split():
+    """An op the exporter left without module, wired only to ops of blk.attn."""
+    G = ir.new_graph("onnx", "loose")
+    x = ir.add_node(G, "input:x", kind="input", op="input", name="x",
+                    outputs=[ir.tensor("float32", [1, 12])])
+    types = {"blk": "Block", "blk.attn": "Attention"}
+    qkv = _op(G, ir.IdAllocator(), "blk.attn.qkv", "Linear", "Gemm", "Gemm", [1, 12],
+              types=types)
+    split = ir.add_node(G, "Split#0", kind="op", op="Split", name="split",
+                        outputs=[ir.tensor("float32", [1, 4])] * 3)
+    mm = ir.add_node(G, "blk.attn/MatMul#0", kind="op", op="MatMul", name="mm",
+                     module="blk.attn", scope=ir.scope_from_path("blk.attn", None, types),
+                     outputs=[ir.tensor("float32", [1, 4])])
+    mm2 = ir.add_node(G, "blk.attn/MatMul#1", kind="op", op="MatMul", name="mm2",
+                      module="blk.attn", scope=ir.scope_from_path("blk.attn", None, types),
+                      outputs=[ir.tensor("float32", [1, 4])])
+    add = ir.add_node(G, "Add#0", kind="op", op="Add", name="add",
+                      outputs=[ir.tensor("float32", [1, 4])])
+    ir.add_edge(G, x, qkv)
+    ir.add_edge(G, qkv, split)
+    ir.add_edge(G, split, mm)
+    ir.add_edge(G, split, mm, src_port=1, dst_port=1)
+    ir.add_edge(G, mm, mm2)
+    ir.add_edge(G, split, mm2, src_port=2, dst_port=1)
+    ir.add_edge(G, mm2, add)
+    ir.add_edge(G, x, add, dst_port=1)
+    ir.validate(G)
+    return G
+
+
+def test_unscoped_op_is_drawn_in_the_cluster_of_its_neighbours():
+    text = to_dot(loose_split())
+    assert _cluster_of(text, "Split#0") == "blk.attn"
+    assert _cluster_of(text, "Add#0") is None  # an input among its producers
+    G = loose_split()
+    assert G.nodes["Split#0"]["module"] == ""  # the IR is not changed
+
+
+def test_color_helpers():
+    from graphir.render import colors
+
+    for stops in (colors.SEQUENTIAL,):
+        lum = [colors.luminance(c) for c in stops]
+        assert all(a > b for a, b in zip(lum, lum[1:]))
+        assert lum[0] - lum[-1] > 0.8
+    half = len(colors.DIVERGING) // 2
+    lum = [colors.luminance(c) for c in colors.DIVERGING]
+    assert all(a < b for a, b in zip(lum[:half], lum[1:half + 1]))
+    assert all(a > b for a, b in zip(lum[half:], lum[half + 1:]))
+    for stop in colors.SEQUENTIAL + colors.DIVERGING:
+        text, muted = colors.ink_for(stop)
+        assert colors.contrast(text, stop) >= 4.5 and colors.contrast(muted, stop) >= 3.0
+    assert colors.node_value({"stats": {"mean": float("nan")}}, "mean") is None
+    assert colors.node_value({"stats": {"mean": True}}, "mean") is None
+    assert colors.node_value({"subtree_params": 7, "params": {}}, "params") == 7.0
+    assert colors.node_value({"params": {}}, "params") is None
+    param = {"kind": "param", "outputs": [ir.tensor("float32", [12, 12])], "params": {}}
+    assert colors.node_value(param, "params") == 144.0
+
+
+@pytest.mark.parametrize("quantity, values, expect", [
+    ("zeros", [0.2, 0.3], (0.0, 1.0, False, False)),
+    ("weight_change", [0.01, 0.02], (0.0, 0.02, False, False)),
+    ("mean", [-0.5, 0.25], (-0.5, 0.5, True, False)),
+    ("mean", [0.1, 0.3], (0.1, 0.3, False, False)),
+    ("std", [0.01, 5.0], (0.01, 5.0, False, True)),
+    ("std", [0.5, 5.0], (0.5, 5.0, False, False)),
+])
+def test_scale_for_rules(quantity, values, expect):
+    from graphir.render.colors import scale_for
+
+    scale = scale_for(quantity, values)
+    assert (scale.low, scale.high, scale.diverging, scale.log) == pytest.approx(expect)
+
+
+def test_scale_ignores_extreme_outliers_and_says_so():
+    from graphir.render.colors import scale_for
+
+    scale = scale_for("mean", [-3.4e38, -0.1, 0.0, 0.05, 0.2, 0.3])
+    assert (scale.low, scale.high) == (-0.3, 0.3)
+    assert scale.labels() == ("≤ -0.3", "0", "0.3")
+    assert scale.position(-3.4e38) == 0.0
+    wc = scale_for("weight_change", [0.0, 0.01], maximum=0.04)
+    assert wc.high == 0.04 and wc.labels()[2] == "0.04"
+
+
+def test_colour_mapping_is_monotonic_and_endpoints_differ_in_greyscale():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from graphir.render.colors import luminance, scale_for
+
+    finite = st.floats(-1e6, 1e6, allow_nan=False)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(finite, min_size=2, max_size=20),
+           st.sampled_from(["std", "weight_change", "max", "zeros"]))
+    def check(values, quantity):
+        values = [abs(v) / 1e6 for v in values] if quantity == "zeros" else values
+        scale = scale_for(quantity, values)
+        ordered = sorted(values)
+        positions = [scale.position(v) for v in ordered]
+        assert positions == sorted(positions)
+        if not scale.diverging:
+            lums = [luminance(scale.color(v)) for v in ordered]
+            assert all(a >= b - 1e-9 for a, b in zip(lums, lums[1:]))
+        low, high = scale.cells(7)[0], scale.cells(7)[-1]
+        assert abs(luminance(low) - luminance(high)) > 0.8 or scale.diverging
+
+    check()
+
+
+# --- goldens and determinism ------------------------------------------------
+
+GOLDENS = {
+    "small_cnn": (small_cnn, {}),
+    "small_cnn_all_lr": (small_cnn, {"show": sorted(dot.SHOW_OPTIONS), "rankdir": "LR",
+                                     "theme": "paper", "title": "Small CNN & co"}),
+    "multi_output": (multi_output, {"show": {"shapes", "params", "edges"}}),
+    "folded_module": (folded_module, {}),
+    "diff": (diff_graph, {"theme": "colorblind"}),
+    "color_by_std": (stats_graph, {"color_by": "std", "show": "+stats"}),
+    "weight_change_dark": (weight_change_graph, {"theme": "dark"}),
+    "param_tree": (param_tree, {}),
+    "loose_split_lr_mono": (loose_split, {"rankdir": "LR", "theme": "mono"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_dot_matches_golden(name):
+    build, options = GOLDENS[name]
+    text = to_dot(build(), **options)
+    path = GOLDEN_DIR / f"{name}.dot"
+    if REGEN:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing golden {path}; run with GRAPHIR_REGEN_GOLDENS=1"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_dot_is_deterministic(name):
+    build, options = GOLDENS[name]
+    assert to_dot(build(), **options) == to_dot(build(), **options)

@@ -1,11 +1,20 @@
 """Static rendering of an IR graph through Graphviz.
 
-* :mod:`graphir.render.dot` — IR → DOT text (pure, no subprocess);
+* :mod:`graphir.render.dot` — IR → DOT text (pure, no subprocess): clusters,
+  edges, the legend's placement;
+* :mod:`graphir.render.nodes` — each node's label, look, tooltip, id, class;
+* :mod:`graphir.render.tree` — parameter-tree (state_dict) node labels;
+* :mod:`graphir.render.colors` — colouring nodes by a number (palettes,
+  colour scales, readable text on a fill);
+* :mod:`graphir.render.legend` — the legend node (op categories, diff
+  states, colour bar);
 * :mod:`graphir.render.labels` — display text for shapes, dtypes, weights,
   counts and op categories (shared with the summary table and the CLI);
+* :mod:`graphir.render.markup` — DOT quoting and HTML-label helpers;
 * :mod:`graphir.render.themes` — fonts and colours;
 * :mod:`graphir.render.backend` — runs ``dot`` with a timeout, makes SVG and
-  PDF output deterministic and writes files atomically.
+  PDF output deterministic and paper-ready, scales to a width, and writes
+  files atomically.
 
 Reads IR attributes only; imports neither torch nor onnx.
 """
@@ -19,7 +28,15 @@ from graphir.render.backend import (
     run_dot,
     write_atomic,
 )
-from graphir.render.dot import DEFAULT_SHOW, SHOW_OPTIONS, parse_show, to_dot
+from graphir.render.colors import QUANTITIES
+from graphir.render.dot import (
+    COLOR_BY_OPTIONS,
+    DEFAULT_SHOW,
+    SHOW_OPTIONS,
+    parse_show,
+    resolve_color_by,
+    to_dot,
+)
 from graphir.render.labels import (
     format_count,
     format_dtype,
@@ -32,8 +49,11 @@ from graphir.render.themes import THEMES, Theme, get_theme
 __all__ = [
     "to_dot",
     "parse_show",
+    "resolve_color_by",
     "SHOW_OPTIONS",
     "DEFAULT_SHOW",
+    "COLOR_BY_OPTIONS",
+    "QUANTITIES",
     "Theme",
     "THEMES",
     "get_theme",

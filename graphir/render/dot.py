@@ -2,6 +2,8 @@
 
 :func:`to_dot` is the entry point. Everything it draws comes from IR
 attributes (see :mod:`graphir.ir`); it never looks at framework objects.
+Node labels, looks and tooltips are written by :mod:`graphir.render.nodes`,
+the legend by :mod:`graphir.render.legend`.
 
 Layout rules
 ------------
@@ -10,26 +12,35 @@ Layout rules
   share no edge gets no box of its own: a ``Conv2d`` around one ``Conv``,
   or ResNet's ``relu`` called three times. Its nodes join the enclosing
   cluster and name the module after their op (``Conv  conv1``).
+* An op node without module (``module == ""``, as the ONNX dynamo exporter
+  leaves a ``Split`` between two ops of ``h.0.attn``) whose producers (other
+  than weights and constants) and consumers all sit inside one module is
+  drawn in the innermost cluster holding all of them — the rule the IR
+  passes use to collapse such nodes with that module. A purely visual
+  rule: the IR is not changed.
 * A ``module`` node (a collapsed module box) stands for the innermost
   entry of its scope, so it is drawn in the cluster of the entry above.
-* Op nodes show their ``label`` in bold, their output shapes, and their
-  weights as ``weight ⟨64×3×7×7⟩``; weights of one shape share a line.
-* dtypes: a non-``float32`` dtype follows its shape whenever shapes are
-  shown (``1×128 i64``); ``"dtypes"`` in ``show`` prints every dtype.
+* A parameter tree (source ``state_dict``, all ``module`` nodes) gets no
+  clusters — its edges are the hierarchy — and is laid out left to right
+  unless ``rankdir`` says otherwise (see :mod:`graphir.render.tree`).
+* Folding (:func:`graphir.passes.fold.fold`): a cluster that heads a run
+  in ``G.graph["folded"]`` is labelled ``h.0 … h.11 : GPT2Block ×12``.
 * Every node gets a plain-text ``tooltip`` with all its details, an ``id``
   (``node_<sanitised id>``) and a ``class`` (``op conv``, ``input``,
   ``diff-changed`` …) so the SVG is stable and styleable; clusters get
   ``id="cluster_<sanitised path>"`` and their full path as tooltip.
-* Folding (:func:`graphir.passes.fold.fold`): a cluster that heads a run
-  in ``G.graph["folded"]`` is labelled ``h.0 … h.11 : GPT2Block ×12``; a
-  ``module`` node shows ``×repeat``, its op count and weight count.
-* Nodes with a ``diff`` attribute take the theme's diff fill (removed:
-  dashed, changed: bold) and a legend cluster is added
-  (``id="graphir-legend"``); edges touching a removed node are dashed.
+
+Colours
+-------
+Fills encode the op category; in a diff (nodes with ``diff``) the diff
+state, with removed nodes dashed and changed nodes bold. ``color_by``
+colours nodes by a number instead (:mod:`graphir.render.colors`). A small
+legend below the drawing (right of it, left to right) explains whatever the
+colours mean: the op categories drawn, the diff states, or a colour bar.
 
 Determinism: nodes, clusters and edges are written in the graph's node and
-edge order; attribute dicts of the IR are read in their stored order except
-``attrs``, which is sorted by key. The same graph gives byte-identical text.
+edge order; attribute dicts of the IR are read by key or sorted. The same
+graph gives byte-identical text.
 
 Examples
 --------
@@ -47,45 +58,44 @@ True
 True
 """
 
-import json
 import re
 
 from graphir.errors import InputError
-from graphir.ir import scope_from_path
-from graphir.render.labels import (
-    format_count,
-    format_dtype,
-    format_shape,
-    op_category,
-    short_param_name,
+from graphir.ir import DIFF_STATES, scope_from_path
+from graphir.render.colors import QUANTITIES, STATS_QUANTITIES, node_value, scale_for
+from graphir.render.labels import OP_CATEGORIES, op_category
+from graphir.render.legend import LEGEND_NODE, category_entries, legend_statement
+from graphir.render.markup import Html, attr_list, escape_html, font, quote, short_module_name
+from graphir.render.nodes import (
+    NodeStyle,
+    class_name,
+    edge_tensor_text,
+    folded_name,
+    node_statement,
 )
 from graphir.render.themes import get_theme
+from graphir.render.tree import TREE_GRAPH_ATTRS, is_parameter_tree, is_tree_node
 
-__all__ = ["SHOW_OPTIONS", "DEFAULT_SHOW", "RANKDIRS", "parse_show", "to_dot"]
+__all__ = [
+    "SHOW_OPTIONS",
+    "DEFAULT_SHOW",
+    "RANKDIRS",
+    "COLOR_BY_OPTIONS",
+    "parse_show",
+    "resolve_color_by",
+    "to_dot",
+]
 
 #: What ``show`` may ask for.
-SHOW_OPTIONS = ("shapes", "params", "dtypes", "attrs", "module", "edges")
+SHOW_OPTIONS = ("shapes", "params", "dtypes", "attrs", "module", "edges", "stats", "legend")
 #: What is shown when ``show`` is None.
-DEFAULT_SHOW = frozenset({"shapes", "params"})
-#: Valid values of ``rankdir``.
+DEFAULT_SHOW = frozenset({"shapes", "params", "legend"})
+#: Valid values of ``rankdir`` (None picks one: LR for parameter trees, else TB).
 RANKDIRS = ("TB", "LR", "BT", "RL")
+#: Valid values of ``color_by`` besides None (automatic).
+COLOR_BY_OPTIONS = ("none",) + QUANTITIES
 
-_MAX_LABEL_CHARS = 40
-_MAX_OUTPUTS_SHOWN = 4
-_MAX_PARAM_LINES = 4
-_MAX_ATTRS_SHOWN = 4
-_MAX_ATTR_VALUE_CHARS = 24
-_MAX_TOOLTIP_LINE = 200
-_MAX_TOOLTIP_LINES = 40
-_LEGEND = "__graphir_legend"
-_DIFF_STROKES = {"added": "", "removed": ",dashed", "changed": ",bold", "same": ""}
 _DOM_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
-_BARE_ID = re.compile(r"-?(\.[0-9]+|[0-9]+(\.[0-9]*)?)|[A-Za-z_][A-Za-z0-9_]*")
-_DOT_KEYWORDS = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
-
-
-class _Html(str):
-    """Text already in Graphviz's HTML-like label syntax (written as ``<…>``)."""
 
 
 def parse_show(show):
@@ -95,7 +105,9 @@ def parse_show(show):
     ----------
     show : iterable of str, str or None
         None gives :data:`DEFAULT_SHOW`; a string is read as a
-        comma-separated list (``"shapes,params"``).
+        comma-separated list (``"shapes,params"``). Plain names replace the
+        defaults; names written ``+name`` or ``-name`` add to or remove from
+        them (or from the plain names given): ``"+attrs,-legend"``.
 
     Returns
     -------
@@ -112,87 +124,93 @@ def parse_show(show):
     ['dtypes', 'shapes']
     >>> parse_show(None) == DEFAULT_SHOW
     True
+    >>> sorted(parse_show("+stats,-legend"))
+    ['params', 'shapes', 'stats']
     """
     if show is None:
         return DEFAULT_SHOW
     if isinstance(show, str):
         show = [part.strip() for part in show.split(",") if part.strip()]
-    chosen = frozenset(show)
-    unknown = sorted(chosen.difference(SHOW_OPTIONS))
+    show = [str(item).strip() for item in show]
+    plain = {item for item in show if item[:1] not in ("+", "-")}
+    added = {item[1:] for item in show if item[:1] == "+"}
+    removed = {item[1:] for item in show if item[:1] == "-"}
+    unknown = sorted((plain | added | removed).difference(SHOW_OPTIONS))
     if unknown:
         raise InputError(f"cannot show {', '.join(map(repr, unknown))}",
-                         hint=f"choose from: {', '.join(SHOW_OPTIONS)}")
-    return chosen
+                         hint=f"choose from: {', '.join(SHOW_OPTIONS)} "
+                              "(+name adds to the defaults, -name removes)")
+    base = plain if plain or not (added or removed) else DEFAULT_SHOW
+    return frozenset((base | added) - removed)
 
 
-def _escape_html(text):
-    """Escape text for an HTML-like label; newlines become spaces."""
-    text = str(text)
-    for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
-        text = text.replace(raw, entity)
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text)
+def _stats_keys(G):
+    """Numeric keys found in any node's ``stats`` dict, sorted."""
+    keys = set()
+    for _, stats in G.nodes(data="stats"):
+        if isinstance(stats, dict):
+            keys.update(k for k, v in stats.items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return sorted(keys)
 
 
-def _quote(text):
-    """Write text as a DOT double-quoted string (also an escString)."""
-    text = str(text).replace("\\", "\\\\").replace('"', '\\"')
-    text = text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
-    return '"' + re.sub(r"[\x00-\x1f\x7f]", " ", text) + '"'
+def resolve_color_by(G, color_by):
+    """The quantity nodes are coloured by, or None for the usual fills.
 
+    Parameters
+    ----------
+    G : networkx.MultiDiGraph
+    color_by : str or None
+        None is automatic: ``weight_change`` when the graph carries
+        ``weight_change_max`` (a checkpoint diff drawn on the architecture),
+        else none. ``"none"`` keeps the op-category (or diff) fills; any
+        other value names a quantity (see :data:`COLOR_BY_OPTIONS`; any
+        numeric key of the nodes' ``stats`` is accepted too).
 
-def _value(value):
-    """Write one attribute value: HTML label, bare id or number, or quoted."""
-    if isinstance(value, _Html):
-        return f"<{value}>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        value = f"{value:g}"
-    text = str(value)
-    if _BARE_ID.fullmatch(text) and text.lower() not in _DOT_KEYWORDS:
-        return text
-    return _quote(text)
+    Returns
+    -------
+    str or None
 
-
-def _attr_list(pairs):
-    """Write ``[key=value, …]`` from (key, value) pairs, skipping None values."""
-    body = ", ".join(f"{key}={_value(value)}" for key, value in pairs if value is not None)
-    return f" [{body}]" if body else ""
-
-
-def _truncate(text, limit):
-    text = str(text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _font(text, *, size=None, color=None, bold=False, italic=False):
-    """Wrap already-escaped text in ``<FONT>``/``<B>``/``<I>`` tags."""
-    if bold:
-        text = f"<B>{text}</B>"
-    if italic:
-        text = f"<I>{text}</I>"
-    attrs = ""
-    if size is not None:
-        attrs += f' POINT-SIZE="{size:g}"'
-    if color is not None:
-        attrs += f' COLOR="{color}"'
-    return f"<FONT{attrs}>{text}</FONT>" if attrs else text
-
-
-def _short_module_name(path):
-    """Last component of a dotted path, with its parent when it is an index.
-
-    >>> _short_module_name("layer1.0"), _short_module_name("h.0.attn")
-    ('layer1.0', 'attn')
+    Raises
+    ------
+    InputError
+        On an unknown name (the message lists the valid ones), or when no
+        drawn node has a value for it.
     """
-    parts = str(path).split(".")
-    if len(parts) > 1 and parts[-1].isdigit():
-        return ".".join(parts[-2:])
-    return parts[-1]
+    if color_by is None:
+        return "weight_change" if "weight_change_max" in G.graph else None
+    if color_by == "none":
+        return None
+    extra = [k for k in _stats_keys(G) if k not in STATS_QUANTITIES]
+    if color_by not in QUANTITIES and color_by not in extra:
+        raise InputError(f"cannot colour nodes by {color_by!r}",
+                         hint=f"choose one of: {', '.join(COLOR_BY_OPTIONS + tuple(extra))}")
+    if not any(node_value(data, color_by) is not None for _, data in G.nodes(data=True)):
+        where = ("activation statistics (`stats` on op nodes, recorded when the model "
+                 "is traced with statistics)") if color_by not in ("weight_change", "params") \
+            else "a checkpoint diff (`weight_change`)" if color_by == "weight_change" \
+            else "weights (`params`)"
+        raise InputError(f"no node of the drawn graph has a {color_by!r} value",
+                         hint=f"it comes from {where}; draw a graph that has them or "
+                              "choose another --color-by")
+    return color_by
+
+
+def _color_scale(G, quantity):
+    """The :class:`ColorScale` for ``quantity`` over the graph's values, or None."""
+    if quantity is None:
+        return None
+    values = [v for v in (node_value(d, quantity) for _, d in G.nodes(data=True))
+              if v is not None]
+    maximum = G.graph.get("weight_change_max") if quantity == "weight_change" else None
+    if not values:
+        values = [0.0]
+    return scale_for(quantity, values,
+                     maximum=maximum if isinstance(maximum, (int, float)) else None)
 
 
 def _node_scope(data):
-    """The node's ``[[path, type], …]`` scope, rebuilt from ``module`` if absent.
+    """The node's ``[(path, type), …]`` scope, rebuilt from ``module`` if absent.
 
     A ``module`` node stands for the innermost entry, so that entry is dropped.
     """
@@ -204,8 +222,52 @@ def _node_scope(data):
     return scope
 
 
-def _cluster_tree(G):
+def _adopted_scope(G, node):
+    """The innermost scope holding every neighbour of an unscoped op, or [].
+
+    Producers that are weights or constants do not count; the op needs at
+    least one other producer and one consumer, and none of them may be an
+    input, an output or itself unscoped.
+    """
+    nodes = G.nodes
+    producers = [n for n in G.predecessors(node)
+                 if nodes[n].get("kind") not in ("param", "const")]
+    consumers = list(G.successors(node))
+    if not producers or not consumers:
+        return []
+    common = None
+    for other in producers + consumers:
+        if nodes[other].get("kind") in ("input", "output"):
+            return []
+        scope = _node_scope(nodes[other])
+        if not scope:
+            return []
+        if common is None:
+            common = scope
+            continue
+        k = 0
+        while k < min(len(common), len(scope)) and common[k][0] == scope[k][0]:
+            k += 1
+        common = common[:k]
+    return common or []
+
+
+def _draw_scope(G, node, data):
+    """The scope a node is drawn in: its own, or an adopted one (see the module doc)."""
+    scope = _node_scope(data)
+    if not scope and data.get("kind") == "op" and not data.get("module"):
+        return _adopted_scope(G, node)
+    return scope
+
+
+def _cluster_tree(G, flat=False):
     """Group nodes into nested clusters, in graph order.
+
+    Parameters
+    ----------
+    G : networkx.MultiDiGraph
+    flat : bool
+        Put every node at the top level (no clusters).
 
     Returns
     -------
@@ -219,7 +281,7 @@ def _cluster_tree(G):
     clusters = {}
     for node, data in G.nodes(data=True):
         items = root_items
-        for depth, (path, mtype) in enumerate(_node_scope(data)):
+        for depth, (path, mtype) in enumerate([] if flat else _draw_scope(G, node, data)):
             cluster = clusters.get(path)
             if cluster is None:
                 cluster = {"type": mtype, "depth": depth, "items": []}
@@ -271,240 +333,6 @@ def _dom_id(prefix, name, used):
     return candidate
 
 
-def _class_name(text):
-    """A CSS-safe class word."""
-    return _DOM_UNSAFE.sub("_", str(text)).strip("_").lower() or "none"
-
-
-def _tensor_text(info, show):
-    """One output as ``1×3×224×224`` plus its dtype when the rule says so."""
-    info = info or {}
-    dtype = info.get("dtype")
-    parts = []
-    if "shapes" in show:
-        parts.append(format_shape(info.get("shape")))
-    if dtype is not None and ("dtypes" in show or ("shapes" in show and dtype != "float32")):
-        parts.append(format_dtype(dtype, short=True))
-    return " ".join(parts)
-
-
-def _outputs_text(outputs, show):
-    """All outputs of a node, comma-separated; '' when nothing is shown.
-
-    Runs of equal outputs are written once with a count: ``1×768 (×3)``.
-    """
-    runs = []
-    for info in outputs or []:
-        text = _tensor_text(info, show)
-        if runs and runs[-1][0] == text:
-            runs[-1][1] += 1
-        else:
-            runs.append([text, 1])
-    if not any(text for text, _ in runs):
-        return ""
-    words = [text if count == 1 else f"{text} (×{count})"
-             for text, count in runs[:_MAX_OUTPUTS_SHOWN]]
-    hidden = sum(count for _, count in runs[_MAX_OUTPUTS_SHOWN:])
-    if hidden:
-        words.append(f"… (+{hidden})")
-    return ", ".join(words)
-
-
-_PARAM_ORDER = {"weight": 0, "bias": 1, "running_mean": 2, "running_var": 3}
-
-
-def _ordered_params(params):
-    """``params`` items in a fixed order (weight, bias, stats, then by name).
-
-    The order must not depend on the dict's insertion order, which a JSON
-    round trip (sorted keys) changes: identical graphs draw identically.
-    """
-    def key(item):
-        local = short_param_name(item[0])
-        return (_PARAM_ORDER.get(local, len(_PARAM_ORDER)), item[0])
-    return sorted((params or {}).items(), key=key)
-
-
-def _param_lines(params):
-    """Weights as ``weight ⟨64×3×7×7⟩`` lines; names sharing a shape share a line."""
-    groups = {}
-    for qualified, info in _ordered_params(params):
-        shape = format_shape((info or {}).get("shape"))
-        groups.setdefault(shape, []).append(short_param_name(qualified))
-    lines = []
-    for shape, names in groups.items():
-        shown = ", ".join(names[:2]) + (f" +{len(names) - 2}" if len(names) > 2 else "")
-        lines.append(f"{shown} ⟨{shape}⟩")
-    if len(lines) > _MAX_PARAM_LINES:
-        hidden = sum(len(names) for names in list(groups.values())[_MAX_PARAM_LINES - 1:])
-        lines = lines[:_MAX_PARAM_LINES - 1] + [f"+{hidden} more weights"]
-    return lines
-
-
-def _attr_text(value):
-    """An op attribute value, compact: lists of scalars as ``3,3``."""
-    if isinstance(value, list) and all(not isinstance(v, (list, dict)) for v in value):
-        text = ",".join(str(v) for v in value)
-    elif isinstance(value, (list, dict)):
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-    else:
-        text = str(value)
-    return _truncate(text, _MAX_ATTR_VALUE_CHARS)
-
-
-def _detail_lines(data, show, theme):
-    """The muted lines under a node's title, already escaped and wrapped."""
-    lines = []
-    shapes = _outputs_text(data.get("outputs"), show)
-    if shapes:
-        lines.append(_escape_html(shapes))
-    if "module" in show and data.get("module"):
-        lines.append(_font(_escape_html(data["module"]), italic=True))
-    if "params" in show:
-        lines.extend(_escape_html(line) for line in _param_lines(data.get("params")))
-    if "attrs" in show and data.get("attrs"):
-        attrs = data["attrs"]
-        keys = sorted(attrs)
-        words = [f"{key}={_attr_text(attrs[key])}" for key in keys[:_MAX_ATTRS_SHOWN]]
-        if len(keys) > _MAX_ATTRS_SHOWN:
-            words.append(f"+{len(keys) - _MAX_ATTRS_SHOWN}")
-        lines.extend(_escape_html(" ".join(words[i:i + 2])) for i in range(0, len(words), 2))
-    return [_font(line, size=theme.small_fontsize, color=theme.muted_color) for line in lines]
-
-
-def _title_text(data, node, hint, show, theme):
-    """Escaped bold title of a node, with the elided module's short name."""
-    kind = data.get("kind")
-    if kind in ("input", "output"):
-        text = data.get("name") or data.get("label") or node
-    elif kind == "param":
-        text = short_param_name(data.get("name") or data.get("label") or node)
-    else:
-        text = data.get("label") or data.get("op") or node
-    title = _font(_escape_html(_truncate(text, _MAX_LABEL_CHARS)), bold=True)
-    if hint is not None and "module" not in show:
-        module = _truncate(_short_module_name(hint), _MAX_LABEL_CHARS)
-        title += "  " + _font(_escape_html(module), color=theme.muted_color)
-    return title
-
-
-def _folded_name(paths):
-    """``h.0 … h.11`` for a run of folded module paths (short names)."""
-    return f"{_short_module_name(paths[0])} … {_short_module_name(paths[-1])}"
-
-
-def _module_label(data, show, theme):
-    """Label of a collapsed or folded module node: name, type, ×N, op count."""
-    path = data.get("module") or ""
-    folded = data.get("folded") or []
-    if len(folded) > 1:
-        name = _folded_name(folded)
-    else:
-        name = data.get("label") or _short_module_name(path) or data.get("name") or ""
-    title = _font(_escape_html(_truncate(name, _MAX_LABEL_CHARS)), bold=True)
-    if data.get("module_type"):
-        title += " : " + _escape_html(data["module_type"])
-    if data.get("repeat"):
-        title += "  " + _font(f"×{data['repeat']}", bold=True)
-    facts = []
-    if data.get("children") is not None:
-        children = data["children"]
-        facts.append(f"{children} op" + ("" if children == 1 else "s"))
-    if data.get("total_params"):
-        facts.append(f"{format_count(data['total_params'])} params")
-    lines = [title]
-    if facts:
-        lines.append(_font(_escape_html(" · ".join(facts)),
-                           size=theme.small_fontsize, color=theme.muted_color))
-    shapes = _outputs_text(data.get("outputs"), show)
-    if shapes:
-        lines.append(_font(_escape_html(shapes), size=theme.small_fontsize,
-                           color=theme.muted_color))
-    return _Html("<BR/>".join(lines))
-
-
-def _tooltip(node, data):
-    """Plain-text detail of a node for the SVG tooltip, truncated if huge."""
-    lines = [str(node), f"op: {data.get('op')} ({data.get('kind')})"]
-    if data.get("name") and data.get("name") != node:
-        lines.append(f"name: {data['name']}")
-    module = data.get("module") or ""
-    mtype = data.get("module_type")
-    lines.append(f"module: {module or '(root)'}" + (f" : {mtype}" if mtype else ""))
-    for index, info in enumerate(data.get("outputs") or []):
-        info = info or {}
-        lines.append(f"out[{index}]: {format_shape(info.get('shape'))} "
-                     f"{format_dtype(info.get('dtype'))}")
-    for qualified, info in _ordered_params(data.get("params")):
-        info = info or {}
-        lines.append(f"param {qualified}: {format_shape(info.get('shape'))} "
-                     f"{format_dtype(info.get('dtype'))}")
-    attrs = data.get("attrs") or {}
-    for key in sorted(attrs):
-        lines.append(f"{key} = {json.dumps(attrs[key], ensure_ascii=False, default=str)}")
-    for key in ("children", "repeat", "total_params"):
-        if key in data:
-            lines.append(f"{key}: {data[key]}")
-    if "diff" in data:
-        changes = data.get("changes")
-        lines.append(f"diff: {data['diff']}" + (
-            f" ({json.dumps(changes, ensure_ascii=False, default=str, sort_keys=True)})"
-            if changes else ""))
-    lines = [_truncate(line, _MAX_TOOLTIP_LINE) for line in lines]
-    if len(lines) > _MAX_TOOLTIP_LINES:
-        hidden = len(lines) - _MAX_TOOLTIP_LINES + 1
-        lines = lines[:_MAX_TOOLTIP_LINES - 1] + [f"… ({hidden} more lines)"]
-    return "\n".join(lines)
-
-
-def _node_look(data, theme):
-    """Shape, style, fill and CSS classes of a node, from its kind and diff."""
-    kind = data.get("kind")
-    category = op_category(data.get("op") or "")
-    looks = {
-        "input": ("oval", "filled", theme.input_fill, "input"),
-        "output": ("oval", "filled", theme.output_fill, "output"),
-        "param": ("box", "filled", theme.param_fill, "param"),
-        "const": ("box", "filled", theme.const_fill, "const"),
-        "module": ("box3d", "filled", theme.module_fill, "module"),
-    }
-    shape, style, fill, css = looks.get(
-        kind, (None, None, theme.fill_for_category(category), f"op {category}"))
-    state = data.get("diff")
-    if state in _DIFF_STROKES:
-        fill = theme.fill_for_diff(state)
-        style = (style or "filled,rounded") + _DIFF_STROKES[state]
-        css += f" diff-{state}"
-    return shape, style, fill, css
-
-
-def _node_statement(node, data, show, theme, hint, dom_id):
-    """One DOT node statement with label, look, tooltip, id and class."""
-    kind = data.get("kind")
-    if kind == "module":
-        label = _module_label(data, show, theme)
-    else:
-        lines = [_title_text(data, node, hint, show, theme)]
-        if kind in ("param", "const"):
-            shapes = _outputs_text(data.get("outputs"), show)
-            if shapes:
-                lines = [lines[0] + " " + _font(_escape_html(f"⟨{shapes}⟩"),
-                                                color=theme.muted_color)]
-        else:
-            lines.extend(_detail_lines(data, show, theme))
-        label = _Html("<BR/>".join(lines))
-    shape, style, fill, css = _node_look(data, theme)
-    small = kind in ("param", "const")
-    pairs = [
-        ("label", label), ("shape", shape), ("style", style), ("fillcolor", fill),
-        ("fontsize", theme.small_fontsize if small else None),
-        ("height", 0.2 if small else None),
-        ("margin", "0.06,0.02" if small else "0.16,0.1" if kind == "module" else None),
-        ("tooltip", _tooltip(node, data)), ("id", dom_id), ("class", css),
-    ]
-    return f"{_quote(node)}{_attr_list(pairs)};"
-
-
 def _cluster_look(theme, fill):
     """Attributes every cluster box shares (clusters inherit none from the root)."""
     return [
@@ -522,43 +350,43 @@ def _cluster_header(path, cluster, theme, dom_id, folded):
     :func:`graphir.passes.fold.fold`), or None.
     """
     mtype = cluster["type"]
-    name = _short_module_name(path)
+    name = short_module_name(path)
     tooltip = f"{path} : {mtype}" if mtype else path
     if folded:
         paths = folded.get("paths") or [path]
-        name = _folded_name(paths) if len(paths) > 1 else name
+        name = folded_name(paths) if len(paths) > 1 else name
         tooltip += f"\nfolded: {paths[0]} … {paths[-1]} ({folded.get('repeat')} instances)"
-    label = _font(_escape_html(name), bold=True)
+    label = font(escape_html(name), bold=True)
     if mtype:
-        label += " : " + _escape_html(mtype)
+        label += " : " + escape_html(mtype)
     if folded:
-        label += "  " + _font(f"×{folded.get('repeat')}", bold=True)
+        label += "  " + font(f"×{folded.get('repeat')}", bold=True)
     pairs = [
-        ("label", _Html(label)),
+        ("label", Html(label)),
         ("tooltip", tooltip),
         ("id", dom_id),
         ("class", f"module depth{cluster['depth']}"
-                  + (f" {_class_name(mtype)}" if mtype else "")
+                  + (f" {class_name(mtype)}" if mtype else "")
                   + (" folded" if folded else "")),
     ]
     look = _cluster_look(theme, theme.cluster_fill(cluster["depth"]))
-    return f"graph{_attr_list(pairs + look)};"
+    return f"graph{attr_list(pairs + look)};"
 
 
 def _item_lines(items, clusters, context, indent):
     """DOT lines for nodes and (recursively) clusters, in item order."""
-    G, show, theme, hints, dom_ids = context
+    G, style, hints, dom_ids = context
     pad = "  " * indent
     lines = []
     for kind, key in items:
         if kind == "node":
-            lines.append(pad + _node_statement(key, G.nodes[key], show, theme,
-                                               hints.get(key), dom_ids[("node", key)]))
+            lines.append(pad + node_statement(key, G.nodes[key], style, hints.get(key),
+                                              dom_ids[("node", key)]))
             continue
         cluster = clusters[key]
-        lines.append(f"{pad}subgraph {_quote('cluster_' + key)} {{")
+        lines.append(f"{pad}subgraph {quote('cluster_' + key)} {{")
         folded = (G.graph.get("folded") or {}).get(key)
-        lines.append(pad + "  " + _cluster_header(key, cluster, theme,
+        lines.append(pad + "  " + _cluster_header(key, cluster, style.theme,
                                                   dom_ids[("cluster", key)], folded))
         lines.extend(_item_lines(cluster["items"], clusters, context, indent + 1))
         lines.append(pad + "}")
@@ -573,7 +401,7 @@ def _edge_label(G, src, data, show):
     outputs = G.nodes[src].get("outputs") or []
     port = data.get("src_port", 0)
     info = outputs[port] if 0 <= port < len(outputs) else None
-    text = _tensor_text(info, show | {"shapes"})
+    text = edge_tensor_text(info, show | {"shapes"})
     if len(outputs) > 1:
         return f"#{port} {text}".strip()
     return None if "shapes" in show else text or None
@@ -586,29 +414,34 @@ def _edge_lines(G, show):
         ends = (G.nodes[src].get("diff"), G.nodes[dst].get("diff"))
         pairs = [("label", _edge_label(G, src, data, show)),
                  ("style", "dashed" if "removed" in ends else None)]
-        lines.append(f"  {_quote(src)} -> {_quote(dst)}{_attr_list(pairs)};")
+        lines.append(f"  {quote(src)} -> {quote(dst)}{attr_list(pairs)};")
     return lines
 
 
-def _legend_lines(theme):
-    """A cluster explaining the diff fills and strokes, left to right."""
-    look = _cluster_look(theme, theme.background)
-    lines = [f"  subgraph {_quote('cluster_' + _LEGEND)} {{",
-             "    graph" + _attr_list([
-                 ("label", _Html(_font("diff", bold=True))), ("tooltip", "diff legend"),
-                 ("id", "graphir-legend"), ("class", "legend")] + look) + ";"]
-    names = []
-    for state, fill in theme.diff_fills:
-        name = _quote(f"{_LEGEND}_{state}")
-        names.append(name)
-        lines.append("    " + name + _attr_list([
-            ("label", state), ("fillcolor", fill),
-            ("style", "filled,rounded" + _DIFF_STROKES[state]),
-            ("fontsize", theme.small_fontsize), ("height", 0.2),
-            ("tooltip", f"{state} node"), ("id", f"graphir-legend-{state}"),
-            ("class", f"legend diff-{state}")]) + ";")
-    lines.append(f"    {{rank=same; {' -> '.join(names)} [style=invis];}}")
-    lines.append("  }")
+def _legend_sections(G, scale, theme, tree):
+    """What the legend explains: a colour bar, the diff states or the op categories."""
+    if scale is not None:
+        missing = any(node_value(data, scale.quantity) is None for _, data in G.nodes(data=True))
+        return [("scale", (scale, missing))]
+    states = {state for _, state in G.nodes(data="diff") if state in DIFF_STATES}
+    if states:
+        return [("diff", [state for state in DIFF_STATES if state in states])]
+    present = set()
+    for _, data in G.nodes(data=True):
+        if data.get("kind") == "op":
+            present.add(op_category(data.get("op") or ""))
+        elif is_tree_node(data) and data.get("module_type") and not data.get("child_modules"):
+            present.add(op_category(data["module_type"]))
+    entries = category_entries([c for c in OP_CATEGORIES if c in present], theme)
+    return [("layers" if tree else "ops", entries)] if entries else []
+
+
+def _legend_lines(G, sections, theme, rankdir):
+    """The legend node and the invisible edges that hang it after the drawing's sinks."""
+    lines = ["  " + legend_statement(sections, theme, rankdir)]
+    sinks = [node for node in G.nodes if G.out_degree(node) == 0]
+    lines += [f"  {quote(node)} -> {quote(LEGEND_NODE)} [style=invis, weight=0];"
+              for node in sinks]
     return lines
 
 
@@ -616,13 +449,13 @@ def _graph_label(title, notes, theme):
     """The figure's heading: the title in bold, then each note in small italics."""
     lines = []
     if title:
-        lines.append(_font(_escape_html(title), bold=True, size=theme.title_fontsize))
-    lines += [_font(_escape_html(note), italic=True, size=theme.small_fontsize,
-                    color=theme.muted_color) for note in notes]
-    return _Html("<BR/>".join(lines)) if lines else None
+        lines.append(font(escape_html(title), bold=True, size=theme.title_fontsize))
+    lines += [font(escape_html(note), italic=True, size=theme.small_fontsize,
+                   color=theme.muted_color) for note in notes]
+    return Html("<BR/>".join(lines)) if lines else None
 
 
-def _graph_defaults(theme, rankdir, title, notes=()):
+def _graph_defaults(theme, rankdir, title, notes=(), tree=False):
     """The graph, node and edge default attribute lines.
 
     ``newrank`` lets clusters share ranks, ``splines=spline`` keeps edges
@@ -630,14 +463,17 @@ def _graph_defaults(theme, rankdir, title, notes=()):
     network-simplex placement (unbounded it takes ~10 s on 2,500 nodes for
     little gain; small graphs never reach the bound), ``mclimit`` and
     ``searchsize`` bound crossing minimisation, and ``outputorder`` draws
-    nodes over edges.
+    nodes over edges. A parameter tree (``tree``) packs its nodes tighter.
     """
     label = _graph_label(title, notes, theme)
+    spacing = dict(TREE_GRAPH_ATTRS) if tree else {}
     graph = [
         ("rankdir", rankdir), ("newrank", True), ("compound", True),
-        ("splines", "spline"), ("nodesep", 0.25), ("ranksep", 0.3), ("pad", 0.25),
-        ("margin", 0), ("remincross", True), ("mclimit", 0.5), ("nslimit", 2),
+        ("splines", spacing.get("splines", "spline")),
+        ("nodesep", spacing.get("nodesep", 0.25)), ("ranksep", spacing.get("ranksep", 0.3)),
+        ("pad", 0.25), ("margin", 0), ("remincross", True), ("mclimit", 0.5), ("nslimit", 2),
         ("nslimit1", 4), ("searchsize", 50), ("outputorder", "edgesfirst"),
+        ("ordering", spacing.get("ordering")),
         ("bgcolor", theme.background), ("fontname", theme.fontname),
         ("fontsize", theme.cluster_fontsize), ("fontcolor", theme.text_color),
         ("label", label), ("labelloc", "t"), ("labeljust", "c"),
@@ -655,11 +491,11 @@ def _graph_defaults(theme, rankdir, title, notes=()):
         ("arrowsize", 0.6), ("fontname", theme.fontname),
         ("fontsize", theme.small_fontsize), ("fontcolor", theme.muted_color),
     ]
-    return [f"  graph{_attr_list(graph)};", f"  node{_attr_list(node)};",
-            f"  edge{_attr_list(edge)};"]
+    return [f"  graph{attr_list(graph)};", f"  node{attr_list(node)};",
+            f"  edge{attr_list(edge)};"]
 
 
-def to_dot(G, *, theme="default", rankdir="TB", show=None, title=None):
+def to_dot(G, *, theme="default", rankdir=None, show=None, title=None, color_by=None):
     """Write an IR graph as Graphviz DOT text.
 
     Parameters
@@ -668,19 +504,29 @@ def to_dot(G, *, theme="default", rankdir="TB", show=None, title=None):
         A graphir IR (see :mod:`graphir.ir`).
     theme : str or Theme, default "default"
         A name from :data:`graphir.render.themes.THEMES` or a theme.
-    rankdir : {"TB", "LR", "BT", "RL"}, default "TB"
-        Direction of the data flow.
+    rankdir : {"TB", "LR", "BT", "RL"}, optional
+        Direction of the data flow. None: ``LR`` for a parameter tree
+        (source ``state_dict``), else ``TB``.
     show : iterable of str or str, optional
         Among :data:`SHOW_OPTIONS`: ``shapes`` (output shapes), ``params``
         (weight shapes), ``dtypes`` (every dtype, also ``float32``),
         ``attrs`` (op attributes), ``module`` (each op's module path),
         ``edges`` (label edges from multi-output nodes with port and shape,
-        and every edge with its shape when ``shapes`` is off). Default
-        :data:`DEFAULT_SHOW`.
+        and every edge with its shape when ``shapes`` is off), ``stats``
+        (a ``μ σ zeros`` line from activation statistics, ``Δ`` for a weight
+        change), ``legend`` (explain the colours). Default
+        :data:`DEFAULT_SHOW`; ``+name``/``-name`` edit it (see :func:`parse_show`).
     title : str, optional
         Graph title; defaults to ``G.graph["name"]``; ``""`` for none.
         Notes in ``G.graph["notes"]`` (what a pass did, e.g. an automatic
         collapse to fit the node budget) are printed under it.
+    color_by : str, optional
+        Colour nodes by a number instead of their op category: a key of the
+        nodes' ``stats`` (``mean``, ``std``, ``min``, ``max``, ``zeros``,
+        ``numel``, ``nonfinite``), ``weight_change`` or ``params``; a colour
+        bar is added to the legend. None (default) means ``weight_change``
+        when the graph carries ``weight_change_max``, else op categories;
+        ``"none"`` always means op categories (or diff states).
 
     Returns
     -------
@@ -690,27 +536,32 @@ def to_dot(G, *, theme="default", rankdir="TB", show=None, title=None):
     Raises
     ------
     InputError
-        On an unknown theme, rankdir or ``show`` entry.
+        On an unknown theme, rankdir, ``show`` entry or ``color_by``, or a
+        ``color_by`` no node has a value for.
     """
     theme = get_theme(theme)
     show = parse_show(show)
+    tree = is_parameter_tree(G)
+    rankdir = rankdir or ("LR" if tree else "TB")
     if rankdir not in RANKDIRS:
         raise InputError(f"unknown rankdir {rankdir!r}",
                          hint=f"choose one of: {', '.join(RANKDIRS)}")
+    scale = _color_scale(G, resolve_color_by(G, color_by))
     if title is None:
         title = G.graph.get("name") or ""
-    root_items, clusters = _cluster_tree(G)
+    root_items, clusters = _cluster_tree(G, flat=tree)
     hints = {}
     _elide_loose_leaf_clusters(G, root_items, clusters, hints)
     used = set()
     dom_ids = {("node", node): _dom_id("node_", node, used) for node in G.nodes}
     dom_ids.update({("cluster", path): _dom_id("cluster_", path, used) for path in clusters})
-    context = (G, show, theme, hints, dom_ids)
-    lines = [f"digraph {_quote(G.graph.get('name') or 'graphir')} {{"]
-    lines += _graph_defaults(theme, rankdir, title, G.graph.get("notes") or ())
+    context = (G, NodeStyle(show=show, theme=theme, scale=scale), hints, dom_ids)
+    lines = [f"digraph {quote(G.graph.get('name') or 'graphir')} {{"]
+    lines += _graph_defaults(theme, rankdir, title, G.graph.get("notes") or (), tree)
     lines += _item_lines(root_items, clusters, context, 1)
     lines += _edge_lines(G, show)
-    if any("diff" in data for _, data in G.nodes(data=True)):
-        lines += _legend_lines(theme)
+    sections = _legend_sections(G, scale, theme, tree) if "legend" in show else []
+    if sections:
+        lines += _legend_lines(G, sections, theme, rankdir)
     lines.append("}")
     return "\n".join(lines) + "\n"

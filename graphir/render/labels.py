@@ -15,6 +15,7 @@ Examples
 'conv'
 """
 
+import functools
 import re
 
 __all__ = [
@@ -264,7 +265,8 @@ def op_category(op):
     Works on ONNX op types (``Conv``), aten overloads
     (``aten.convolution.default``), fx module types (``Conv2d``), autograd
     nodes (``ConvolutionBackward0``) and TorchScript kinds
-    (``aten::_convolution``). Themes colour nodes by this category.
+    (``aten::_convolution``). Themes colour nodes by this category. Results
+    are cached (a graph repeats a few op names many times).
 
     Parameters
     ----------
@@ -289,6 +291,11 @@ def op_category(op):
     >>> op_category("Softmax"), op_category("Reshape"), op_category("TopK")
     ('attention', 'shape', 'other')
     """
+    return _category_of(str(op))
+
+
+@functools.lru_cache(maxsize=4096)
+def _category_of(op):
     name = normalize_op(op)
     for category, pattern in _CATEGORY_PATTERNS:
         if pattern.search(name):

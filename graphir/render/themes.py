@@ -15,7 +15,9 @@ Built-in themes
     Serif text, thin black strokes, white and light-grey fills only, so
     figures print well in greyscale.
 ``mono``
-    Greys only (monochrome), sans-serif.
+    Greys only (monochrome), sans-serif. Four clearly different grey levels
+    instead of one per category: weighted ops (conv, linear, attention),
+    norms, activations and pooling, everything else white.
 ``colorblind``
     Light tints of the Okabe-Ito palette, distinguishable with the common
     colour-vision deficiencies.
@@ -23,7 +25,10 @@ Built-in themes
     Light text on a dark background.
 
 In every theme the four diff fills differ in greyscale lightness, and the
-renderer also marks removed nodes dashed and changed nodes bold.
+renderer also marks removed nodes dashed and changed nodes bold. Where a
+fill leaves too little contrast for the theme's text (WCAG 4.5:1 for text,
+3:1 for detail lines), the renderer writes that node in black or white
+instead (:func:`graphir.render.colors.ink_for`).
 
 Examples
 --------
@@ -79,6 +84,8 @@ class Theme:
         Width of edges.
     diff_fills : tuple of (str, str)
         ``(state, fill)`` for ``added``, ``removed``, ``changed``, ``same``.
+    nodata_fill : str
+        Fill of a node without a value when nodes are coloured by a number.
     """
 
     name: str
@@ -105,6 +112,7 @@ class Theme:
     edge_color: str
     edge_penwidth: float
     diff_fills: tuple
+    nodata_fill: str = "#E6E6E6"
 
     def fill_for_category(self, category):
         """Fill of an op of ``category``; the ``other`` fill if unknown."""
@@ -155,7 +163,7 @@ _DEFAULT = Theme(
 )
 
 _PAPER = Theme(
-    name="paper", fontname="Times", fontsize=10.0, small_fontsize=8.5,
+    name="paper", fontname="Times", fontsize=10.0, small_fontsize=9.0,
     cluster_fontsize=10.0, title_fontsize=14.0,
     background="#FFFFFF", text_color="#000000", muted_color="#333333",
     node_stroke="#000000", node_penwidth=0.5,
@@ -177,14 +185,13 @@ _MONO = Theme(
     background="#FFFFFF", text_color="#000000", muted_color="#4D4D4D",
     node_stroke="#595959", node_penwidth=0.8,
     category_fills=(
-        ("conv", "#D4D4D4"), ("linear", "#C8C8C8"), ("norm", "#EBEBEB"),
-        ("activation", "#F5F5F5"), ("pool", "#DEDEDE"),
-        ("elementwise", "#FFFFFF"), ("shape", "#FFFFFF"),
-        ("attention", "#BEBEBE"), ("other", "#FFFFFF"),
+        ("conv", "#BDBDBD"), ("linear", "#BDBDBD"), ("attention", "#BDBDBD"),
+        ("norm", "#D6D6D6"), ("activation", "#E8E8E8"), ("pool", "#E8E8E8"),
+        ("elementwise", "#FFFFFF"), ("shape", "#FFFFFF"), ("other", "#FFFFFF"),
     ),
     input_fill="#E6E6E6", output_fill="#D0D0D0", param_fill="#F2F2F2",
     const_fill="#F2F2F2", module_fill="#E0E0E0",
-    cluster_fills=("#FAFAFA", "#EFEFEF"), cluster_stroke="#9E9E9E",
+    cluster_fills=("#FFFFFF", "#F7F7F7"), cluster_stroke="#9E9E9E",
     cluster_text_color="#262626", cluster_penwidth=0.8,
     edge_color="#404040", edge_penwidth=0.8,
     diff_fills=(("added", "#E0E0E0"), ("removed", "#8F8F8F"),
@@ -236,6 +243,7 @@ _DARK = Theme(
     edge_color="#9AA4B2", edge_penwidth=0.8,
     diff_fills=(("added", "#3B7D46"), ("removed", "#6E3535"),
                 ("changed", "#B08A2E"), ("same", "#2A2E35")),
+    nodata_fill="#30343B",
 )
 
 #: Built-in themes by name (read-only).
