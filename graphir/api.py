@@ -364,13 +364,16 @@ def convert(model, example_inputs=None, *, example_kwargs=None, source="auto", n
     return G
 
 
-def check_view_options(*, theme="default", show=None, depth=None, max_nodes=None):
+def check_view_options(*, theme="default", show=None, depth=None, max_nodes=None, width=None):
     """Raise :class:`InputError` now for bad drawing options (before slow work)."""
+    from graphir.render.backend import parse_length
     from graphir.render.dot import parse_show
     from graphir.render.themes import get_theme
 
     get_theme(theme)
     parse_show(show)
+    if width is not None:
+        parse_length(width)
     for flag, value in (("--depth", depth), ("--max-nodes", max_nodes)):
         if value is not None and value < 0:
             raise InputError(f"{flag} {value} is negative", hint=f"pass {flag} 0 or more")
@@ -406,11 +409,18 @@ def view(graph, *, depth=None, focus=None, fold=True, max_nodes=None):
     return _view(graph, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes)
 
 
-def to_dot(graph, *, theme="default", rankdir="TB", show=None, title=None):
-    """DOT source of an IR graph (pure; no Graphviz needed)."""
+def to_dot(graph, *, theme="default", rankdir=None, show=None, title=None, color_by=None):
+    """DOT source of an IR graph (pure; no Graphviz needed).
+
+    ``rankdir`` None lays a parameter tree out left to right and everything
+    else top to bottom; ``color_by`` names a number to colour nodes by (a
+    ``stats`` key such as ``mean`` or ``zeros``, ``weight_change``,
+    ``params``), ``"none"`` for op-category colours; None picks automatically.
+    """
     from graphir.render.dot import to_dot as _to_dot
 
-    return _to_dot(graph, theme=theme, rankdir=rankdir, show=show, title=title)
+    return _to_dot(graph, theme=theme, rankdir=rankdir, show=show, title=title,
+                   color_by=color_by)
 
 
 def write(data, out):
@@ -426,8 +436,9 @@ def save(graph, out):
     return os.fspath(out)
 
 
-def render(graph, out=None, *, format=None, theme="default", rankdir="TB", show=None,
-           title=None, depth=None, focus=None, fold=True, max_nodes=None, timeout=120.0):
+def render(graph, out=None, *, format=None, theme="default", rankdir=None, show=None,
+           title=None, color_by=None, width=None, depth=None, focus=None, fold=True,
+           max_nodes=None, timeout=120.0):
     """Render an IR graph to SVG, PNG, PDF, DOT or JSON.
 
     Parameters
@@ -438,8 +449,11 @@ def render(graph, out=None, *, format=None, theme="default", rankdir="TB", show=
         Output file, written atomically. When None the bytes are returned.
     format : str, optional
         One of :data:`FORMATS`; defaults to the extension of ``out``, else svg.
-    theme, rankdir, show, title
-        Drawing options (see :func:`graphir.render.dot.to_dot`).
+    theme, rankdir, show, title, color_by
+        Drawing options (see :func:`to_dot`).
+    width : float or str, optional
+        Shrink the drawing to this width (inches, or ``"3.3in"``, ``"8.5cm"``,
+        ``"240pt"``) to fit a paper column.
     depth, focus, fold, max_nodes
         What to draw (see :func:`view`). JSON output is the viewed IR.
     timeout : float
@@ -459,8 +473,9 @@ def render(graph, out=None, *, format=None, theme="default", rankdir="TB", show=
     if fmt == "json":
         data = serialize.to_json(shown).encode("utf-8")
     else:
-        dot_source = to_dot(shown, theme=theme, rankdir=rankdir, show=show, title=title)
-        data = render_bytes(dot_source, fmt, timeout=timeout)
+        dot_source = to_dot(shown, theme=theme, rankdir=rankdir, show=show, title=title,
+                            color_by=color_by)
+        data = render_bytes(dot_source, fmt, timeout=timeout, width=width)
     if out is None:
         return data
     write(data, out)
@@ -580,6 +595,9 @@ def _diff_picture(result, fmt, context, draw):
             graph = from_state_dict({t.name: (t.new_shape or t.old_shape, None)
                                      for t in result.tensors}, name="weights")
         shown = annotate_weight_change(graph, result)
+        # each block keeps its own colour: folding would merge blocks whose
+        # weights moved by different amounts into one box
+        draw = dict(draw, fold=False)
     else:
         shown = result.union if context is None else keep_context(result.union, context)
     return render(shown, format=fmt, **draw)

@@ -46,17 +46,25 @@ def _add_view_options(parser):
                             "modules); default: full detail within the node budget")
     group.add_argument("--focus", default=None, metavar="MODULE_PATH",
                        help="draw only this module's subtree (e.g. h.3.attn)")
-    group.add_argument("--fold", action=argparse.BooleanOptionalAction, default=True,
-                       help="draw runs of identical blocks once with ×N (default: on)")
+    group.add_argument("--fold", action=argparse.BooleanOptionalAction, default=None,
+                       help="draw runs of identical blocks once with ×N (default: on, "
+                            "except when colouring by a number, which differs per block)")
     group.add_argument("--max-nodes", type=int, default=None, metavar="N",
                        help="collapse depth until at most N nodes are visible "
                             "(default 300 unless --depth is given; 0 = no limit)")
-    group.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"],
-                       help="layout direction (default TB: top to bottom)")
-    group.add_argument("--theme", default="default", help="drawing theme (default: default)")
+    group.add_argument("--rankdir", default=None, choices=["TB", "LR", "BT", "RL"],
+                       help="layout direction (default: TB, LR for a parameter tree)")
+    group.add_argument("--theme", default="default",
+                       help="default, paper, mono, colorblind or dark (default: default)")
     group.add_argument("--show", default=None, metavar="LIST",
-                       help="what nodes show, comma-separated from shapes,params,dtypes,"
-                            "attrs,module,edges")
+                       help="what to draw, comma-separated from shapes,params,dtypes,attrs,"
+                            "module,edges,stats,legend (default shapes,params,legend); "
+                            "+NAME/-NAME edit the defaults, e.g. +stats,-legend")
+    group.add_argument("--color-by", default=None, metavar="NAME",
+                       help="colour nodes by a number: mean, std, min, max, zeros (with "
+                            "--stats), weight_change, params; none for op categories")
+    group.add_argument("--width", default=None, metavar="LENGTH",
+                       help="shrink the figure to this width, e.g. 3.3in, 8.5cm, 240pt")
     group.add_argument("--title", default=None, help="figure title (default: model name)")
     group.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                        help="give up on Graphviz layout after this long (default 120)")
@@ -198,10 +206,19 @@ def _load(args, messages, spec=None):
     return G
 
 
+def _fold(args):
+    """``--fold`` as given; by default on, unless nodes are coloured by a number
+    (statistics differ from block to block, so folded blocks would hide them)."""
+    if args.fold is not None:
+        return args.fold
+    coloured = args.color_by not in (None, "none") or getattr(args, "stats", False)
+    return not coloured
+
+
 def _view_kwargs(args):
     show = None if args.show is None else [s.strip() for s in args.show.split(",") if s.strip()]
     return {"theme": args.theme, "rankdir": args.rankdir, "show": show, "title": args.title,
-            "depth": args.depth, "focus": args.focus, "fold": args.fold,
+            "color_by": args.color_by, "width": args.width, "depth": args.depth, "focus": args.focus, "fold": _fold(args),
             "max_nodes": args.max_nodes, "timeout": args.timeout}
 
 
@@ -218,10 +235,10 @@ def cmd_render(args, messages):
     out = args.output or _default_output(args.model, fmt)
     options = _view_kwargs(args)
     api.check_view_options(theme=options["theme"], show=options["show"], depth=args.depth,
-                           max_nodes=args.max_nodes)
+                           max_nodes=args.max_nodes, width=args.width)
     G = _load(args, messages)
     messages.step(f"laying out {G.number_of_nodes()} nodes with Graphviz")
-    shown = api.view(G, depth=args.depth, focus=args.focus, fold=args.fold,
+    shown = api.view(G, depth=args.depth, focus=args.focus, fold=_fold(args),
                      max_nodes=args.max_nodes)
     for note in shown.graph.get("notes", []):
         messages.warn(note)
@@ -262,7 +279,8 @@ def cmd_diff(args, messages):
                          hint=f"use one of {', '.join(api.DIFF_FORMATS)}")
     if fmt in ("svg", "png", "pdf", "html"):
         options = _view_kwargs(args)
-        api.check_view_options(theme=options["theme"], show=options["show"])
+        api.check_view_options(theme=options["theme"], show=options["show"],
+                               width=args.width)
     messages.step(f"comparing {args.old} and {args.new}")
     result = api.diff(args.old, args.new, atol=args.atol, rtol=args.rtol, **_source_kwargs(args))
     report = api.diff_report(result, format=fmt, old_name=args.old, new_name=args.new,

@@ -165,3 +165,21 @@ def test_attention_command_writes_maps_and_refuses_models_without_attention(tmp_
     result = run_cli("attention", "samples/resnet.py:resnet_tiny", "-o", none)
     _assert_one_line_error(result, "found no attention")
     assert not none.exists()
+
+
+@pytest.mark.needs_dot
+def test_stats_colour_by_and_width(tmp_path):
+    svg = tmp_path / "stats.svg"
+    result = run_cli("render", "samples/resnet.py:resnet_tiny", "--stats", "--color-by", "zeros",
+                     "--show", "+stats", "-o", svg)
+    assert result.returncode == 0, result.stderr
+    text = svg.read_text()
+    assert "zeros" in text
+    ET.fromstring(svg.read_bytes())
+    pdf = tmp_path / "col.pdf"
+    result = run_cli("render", SAMPLE_ONNX, "--theme", "paper", "--width", "3.3in", "-o", pdf)
+    assert result.returncode == 0, result.stderr
+    assert b"/MediaBox [ 0 0 238 " in pdf.read_bytes()  # 3.3 in = 237.6 pt
+    bad = run_cli("render", SAMPLE_ONNX, "--color-by", "mean", "-o", tmp_path / "m.svg")
+    _assert_one_line_error(bad, "mean")
+    assert not (tmp_path / "m.svg").exists()
