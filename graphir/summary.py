@@ -80,8 +80,12 @@ def _chain(module):
 
 
 def _module_outputs(G):
-    """``{path: [shape, ...]}``: tensors made inside a module and used outside it."""
-    outputs, seen = {}, set()
+    """``{path: [shape, ...]}``: tensors made inside a module and used outside it.
+
+    Also ``{path: stats}``: the activation statistics of the first of those
+    tensors, when the graph has them (``--stats``).
+    """
+    outputs, stats, seen = {}, {}, set()
     for src, dst, edge in G.edges(data=True):
         data = G.nodes[src]
         if data.get("kind") not in ("op", "module"):
@@ -96,11 +100,13 @@ def _module_outputs(G):
                 seen.add((path, src, port))
                 outputs.setdefault(path, []).append(
                     outs[port]["shape"] if port < len(outs) else None)
-    return outputs
+                if path not in stats and port == 0 and data.get("stats"):
+                    stats[path] = data["stats"]
+    return outputs, stats
 
 
 def _rows(G, modules, weights, max_depth):
-    outputs = {} if G.graph.get("source") == "state_dict" else _module_outputs(G)
+    outputs, stats = ({}, {}) if G.graph.get("source") == "state_dict" else _module_outputs(G)
     owned_by = {}
     for owner, info in weights.values():
         if _is_buffer(info):
@@ -115,10 +121,13 @@ def _rows(G, modules, weights, max_depth):
         params = sum(ir.numel(info.get("shape")) or 0 for info in owned)
         trainable = sum(ir.numel(info.get("shape")) or 0 for info in owned
                         if info.get("trainable", True))
-        rows.append({"module": path, "type": type_name, "depth": depth,
-                     "output_shape": outputs.get(path, []), "params": params,
-                     "trainable_params": trainable,
-                     "trainable": None if not owned else trainable == params})
+        row = {"module": path, "type": type_name, "depth": depth,
+               "output_shape": outputs.get(path, []), "params": params,
+               "trainable_params": trainable,
+               "trainable": None if not owned else trainable == params}
+        if path in stats:
+            row["output_stats"] = {k: stats[path].get(k) for k in _STAT_COLUMNS}
+        rows.append(row)
     return rows
 
 
@@ -172,14 +181,30 @@ def _short_name(path):
     return parts[-1]
 
 
+_STAT_COLUMNS = ("mean", "std", "min", "max", "zeros")
+
+
+def _stat_text(value, key):
+    if value is None:
+        return "--"
+    return f"{value:.0%}" if key == "zeros" else f"{value:.3g}"
+
+
 def _table_cells(table):
+    with_stats = any("output_stats" in row for row in table["rows"])
     header = ["Module", "Type", "Output shape", "Params", "Trainable"]
+    if with_stats:
+        header += ["Out mean", "Out std", "Zeros"]
     body = []
     for row in table["rows"]:
         name = "  " * (row["depth"] - 1) + _short_name(row["module"])
         flag = {None: "--", True: "yes", False: "no"}[row["trainable"]]
-        body.append([name, row["type"] or "", _shape_text(row["output_shape"]),
-                     f"{row['params']:,}", flag])
+        cells = [name, row["type"] or "", _shape_text(row["output_shape"]),
+                 f"{row['params']:,}", flag]
+        if with_stats:
+            values = row.get("output_stats") or {}
+            cells += [_stat_text(values.get(k), k) for k in ("mean", "std", "zeros")]
+        body.append(cells)
     return header, body
 
 
@@ -197,7 +222,7 @@ def _totals_lines(table):
 def _as_text(table):
     header, body = _table_cells(table)
     widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
-    align = ["<", "<", "<", ">", "<"]
+    align = ["<", "<", "<", ">", "<", ">", ">", ">"]
     fmt = lambda cells: "  ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, align, widths))  # noqa: E731
     rule = "=" * len(fmt(header))
     lines = [rule, fmt(header), rule] + [fmt(r).rstrip() for r in body] + [rule]
@@ -207,7 +232,8 @@ def _as_text(table):
 def _as_markdown(table):
     header, body = _table_cells(table)
     esc = lambda c: c.replace("|", "\\|")  # noqa: E731
-    lines = ["| " + " | ".join(header) + " |", "|---|---|---|---:|---|"]
+    rule = "|---|---|---|---:|---|" + "---:|" * (len(header) - 5)
+    lines = ["| " + " | ".join(header) + " |", rule]
     lines += ["| " + " | ".join(esc(c.strip()) if i else esc(c) for i, c in enumerate(r)) + " |"
               for r in body]
     return "\n".join(lines) + "\n\n" + "  \n".join(_totals_lines(table)) + "\n"
@@ -216,13 +242,17 @@ def _as_markdown(table):
 def _as_csv(table):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    with_stats = any("output_stats" in row for row in table["rows"])
+    stat_header = [f"out_{k}" for k in _STAT_COLUMNS] if with_stats else []
     writer.writerow(["module", "type", "depth", "output_shape", "params", "trainable_params",
-                     "trainable"])
+                     "trainable"] + stat_header)
     for row in table["rows"]:
+        stats = row.get("output_stats") or {}
+        stat_cells = ["" if stats.get(k) is None else stats[k] for k in _STAT_COLUMNS]
         writer.writerow([row["module"], row["type"] or "", row["depth"],
                          _shape_text(row["output_shape"]), row["params"],
                          row["trainable_params"], "" if row["trainable"] is None
-                         else str(row["trainable"]).lower()])
+                         else str(row["trainable"]).lower()] + (stat_cells if with_stats else []))
     return buffer.getvalue()
 
 
