@@ -16,10 +16,12 @@ import graphir.load  # noqa: F401
 import graphir.render  # noqa: F401
 import graphir.summary  # noqa: F401
 from graphir import ir
-from graphir.api import (__version__, convert, diff, diff_report, load, render, save, summary,
-                         to_dot, view)
+from graphir.api import (__version__, attention, convert, diff, diff_report, load, render, save,
+                         summary, to_dot, view)
 from graphir.errors import GraphIRError
+from graphir.notebook import Graph
 from graphir.ir import SCHEMA_VERSION, validate
 
 __all__ = ["load", "convert", "view", "render", "to_dot", "save", "summary", "diff",
-           "diff_report", "validate", "ir", "GraphIRError", "SCHEMA_VERSION", "__version__"]
+           "diff_report", "attention", "Graph", "validate", "ir", "GraphIRError",
+           "SCHEMA_VERSION", "__version__"]

@@ -12,12 +12,14 @@ Examples
 7410
 """
 
+import functools
 import os
 
 import networkx as nx
 
 from graphir import ir, serialize
 from graphir.errors import InputError
+from graphir.notebook import as_graph
 
 __version__ = "0.1.0"
 
@@ -52,6 +54,14 @@ _KIND_SOURCES = {
     "torch_pickle": ("state_dict",) + MODULE_SOURCES,
     "safetensors": ("state_dict",) + MODULE_SOURCES,
 }
+
+
+def _returns_graph(function):
+    """Return IR graphs as :class:`graphir.notebook.Graph` (draws itself in Jupyter)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return as_graph(function(*args, **kwargs))
+    return wrapper
 
 
 def format_from_path(path, default="svg"):
@@ -178,6 +188,7 @@ def _file_graph(spec, kind, options):
     return _torch_file_graph(spec, kind, options)
 
 
+@_returns_graph
 def load(model, *, source="auto", input_shapes=None, name=None, architecture=None,
          unsafe_load=False, show_saved=False, stats=False):
     """Read a model file, a ``FILE.py:CALLABLE`` factory or an IR JSON into the IR.
@@ -304,6 +315,7 @@ def _convert_module(module, example_args, example_kwargs, options, name=None):
     return G
 
 
+@_returns_graph
 def convert(model, example_inputs=None, *, example_kwargs=None, source="auto", name=None,
             input_shapes=None, unsafe_load=False, show_saved=False, architecture=None,
             stats=False):
@@ -379,6 +391,7 @@ def check_view_options(*, theme="default", show=None, depth=None, max_nodes=None
             raise InputError(f"{flag} {value} is negative", hint=f"pass {flag} 0 or more")
 
 
+@_returns_graph
 def view(graph, *, depth=None, focus=None, fold=True, max_nodes=None):
     """The part of an IR to draw: focus, collapse to ``depth``, fold, node budget.
 
