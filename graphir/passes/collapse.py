@@ -131,6 +131,23 @@ def _tensor_of(G, node, port):
     return dict(outs[port]) if port < len(outs) else ir.tensor()
 
 
+def _diff_summary(G, members):
+    """A box's ``diff`` state from its members' (a diff's union IR), if any.
+
+    All members in one state give that state; a mix gives ``changed``. The
+    largest ``weight_change`` inside is kept so the box colours by it.
+    """
+    states = {G._node[n].get("diff") for n in members} - {None}
+    summary = {}
+    if states:
+        summary["diff"] = states.pop() if len(states) == 1 else "changed"
+    changes = [G._node[n]["weight_change"] for n in members
+               if G._node[n].get("weight_change") is not None]
+    if changes:
+        summary["weight_change"] = max(changes)
+    return summary
+
+
 def _module_node(G, path, members, homes, depth, pos, repeats):
     """(attribute dict, input index, output index) of the box for ``members``."""
     inside = set(members)
@@ -150,6 +167,7 @@ def _module_node(G, path, members, homes, depth, pos, repeats):
         children=children, total_params=sum(weights.values()),
         input_shapes=[_tensor_of(G, n, p) for n, p in entering],
         signature=structural_signature(G, members, path))
+    data.update(_diff_summary(G, members))
     record = (G.graph.get("folded") or {}).get(path)
     if path in repeats:
         data.update(repeat=record["repeat"], folded=list(record.get("paths") or [path]))

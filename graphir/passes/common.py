@@ -217,6 +217,7 @@ def _node_row(data, base):
         tuple(_tensor_key(p) for p in (data.get("params") or {}).values()),
         _relative_value(data.get("attrs") or {}, base),
         data.get("children"), data.get("repeat"), data.get("signature"),
+        data.get("diff"),
     )
 
 
