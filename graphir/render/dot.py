@@ -73,6 +73,7 @@ from graphir.render.nodes import (
     folded_name,
     node_statement,
 )
+from graphir.render.proxies import with_proxies
 from graphir.render.themes import get_theme
 from graphir.render.tree import TREE_GRAPH_ATTRS, is_parameter_tree, is_tree_node
 
@@ -549,6 +550,8 @@ def to_dot(G, *, theme="default", rankdir=None, show=None, title=None, color_by=
     scale = _color_scale(G, resolve_color_by(G, color_by))
     if title is None:
         title = G.graph.get("name") or ""
+    if not tree:
+        G = with_proxies(G)
     root_items, clusters = _cluster_tree(G, flat=tree)
     hints = {}
     _elide_loose_leaf_clusters(G, root_items, clusters, hints)

@@ -330,6 +330,8 @@ def _stats_tooltip_lines(data):
 def tooltip(node, data):
     """Plain-text detail of a node for the SVG tooltip, truncated if huge."""
     lines = [str(node), f"op: {data.get('op')} ({data.get('kind')})"]
+    if data.get("proxy_of"):
+        lines.insert(1, f"copy of {data['proxy_of']}, drawn here to keep the layout compact")
     if data.get("name") and data.get("name") != node:
         lines.append(f"name: {data['name']}")
     module = data.get("module") or ""
@@ -400,6 +402,9 @@ def _node_look(data, style):
             fill = theme.fill_for_diff(state)
         stroke = (stroke or "filled,rounded") + DIFF_STROKES[state]
         css += f" diff-{state}"
+    if data.get("proxy_of"):
+        stroke = (stroke or "filled,rounded") + ",dashed"
+        css += " proxy"
     if style.scale is not None:
         value = node_value(data, style.scale.quantity)
         fill = theme.nodata_fill if value is None else style.scale.color(value)
