@@ -22,15 +22,14 @@ first for an inference graph: in train mode dropout and batch norm show as
 training ops) and under ``torch.no_grad()``; it is not modified.
 """
 
-import contextlib
 import dataclasses
 import inspect
 import operator
 
 from graphir import ir
 from graphir.convert._torch_common import (
-    canonical_names, import_torch, iter_leaves, json_value, leaf_name, module_scope,
-    named_tensor_outputs, strip_prefix, value_entries, weight_info,
+    bind_example, canonical_names, import_torch, iter_leaves, json_value, kept_state, leaf_name,
+    module_scope, named_tensor_outputs, strip_prefix, value_entries, weight_info,
 )
 from graphir.errors import ConversionError
 
@@ -89,7 +88,7 @@ def from_module(module, example_args, example_kwargs=None, *, method="auto", nam
     name = name or type(module).__name__
     if not isinstance(example_args, (tuple, list)):
         example_args = (example_args,)
-    bound = _bind_example(module, tuple(example_args), dict(example_kwargs or {}), name)
+    bound = bind_example(module, tuple(example_args), dict(example_kwargs or {}), name)
     methods = ("export", "fx") if method == "auto" else (method,)
     failures = []
     for candidate in methods:
@@ -145,18 +144,6 @@ def from_graph_module(gm, *, name, source="fx"):
 # --------------------------------------------------------------------------
 # Capture
 # --------------------------------------------------------------------------
-
-def _bind_example(module, args, kwargs, name):
-    """Bind the example inputs to ``module.forward``'s signature."""
-    signature = inspect.signature(module.forward)
-    try:
-        return signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise ConversionError(
-            f"the example inputs do not fit {type(module).__name__}.forward{signature}: {exc}",
-            path=name, hint="check the number and order of the example inputs "
-                            "(--input-shape)") from None
-
 
 def _brief(exc):
     """``TypeName: first line of the message``, at most 300 characters."""
@@ -243,21 +230,6 @@ def _fx_inputs(bound):
     return list(bound.arguments.values()), concrete
 
 
-@contextlib.contextmanager
-def _state_kept(module):
-    """Undo what running ``module`` changes: its buffers (batch-norm statistics
-    in train mode) and the CPU random generator (dropout)."""
-    torch = import_torch()
-    saved = [(b, b.detach().clone()) for b in module.buffers()]
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        with torch.no_grad():
-            for buffer, copy in saved:
-                buffer.copy_(copy)
-
-
 def _capture_fx(module, bound, name):
     """Trace ``module`` with ``symbolic_trace``, run ``ShapeProp``, convert.
 
@@ -273,7 +245,7 @@ def _capture_fx(module, bound, name):
     except Exception as exc:  # tracing runs user code; report whatever it raises
         raise _capture_failure("torch.fx.symbolic_trace", exc, name, "--source export") from exc
     try:
-        with torch.no_grad(), _state_kept(module):
+        with torch.no_grad(), kept_state(module):
             ShapeProp(gm).propagate(*values)
     except Exception as exc:  # so does running the traced graph
         raise _capture_failure("running the fx graph on the example inputs (ShapeProp)", exc,
