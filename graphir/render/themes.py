@@ -204,11 +204,11 @@ _COLORBLIND = Theme(
     background="#FFFFFF", text_color="#1A1A1A", muted_color="#4D4D4D",
     node_stroke="#737373", node_penwidth=0.8,
     category_fills=(
-        ("conv", _tint(_OKABE_ITO["blue"], 0.75)),
+        ("conv", _tint(_OKABE_ITO["blue"], 0.6)),
         ("linear", _tint(_OKABE_ITO["reddish_purple"], 0.65)),
         ("norm", _tint(_OKABE_ITO["yellow"], 0.6)),
         ("activation", _tint(_OKABE_ITO["vermillion"], 0.7)),
-        ("pool", _tint(_OKABE_ITO["sky_blue"], 0.6)),
+        ("pool", _tint(_OKABE_ITO["bluish_green"], 0.8)),
         ("elementwise", "#EBEBEB"), ("shape", "#F7F7F7"),
         ("attention", _tint(_OKABE_ITO["orange"], 0.6)),
         ("other", "#FFFFFF"),
