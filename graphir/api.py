@@ -651,8 +651,9 @@ def diff_report(result, *, format="text", old_name="old", new_name="new", contex
                              hint="pass two weight files, or drop --plot")
         plot_weight_change(result, plot)
     if format == "text":
-        return (checkpoint_to_text(result, old_name, new_name) if is_checkpoint
+        text = (checkpoint_to_text(result, old_name, new_name) if is_checkpoint
                 else to_text(result, old_name, new_name))
+        return text if text.endswith("\n") else text + "\n"
     if format == "json":
         data = checkpoint_to_json_dict(result) if is_checkpoint else to_json_dict(result)
         return json.dumps(data, sort_keys=True, indent=1) + "\n"
