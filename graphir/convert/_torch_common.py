@@ -328,9 +328,9 @@ def bind_example(module, args, kwargs, name):
     Parameters
     ----------
     module : torch.nn.Module
-    args : tuple
-        Positional example inputs.
-    kwargs : dict
+    args : tuple, list or tensor
+        Positional example inputs (a lone tensor is one input).
+    kwargs : dict or None
         Keyword example inputs.
     name : str
         Model name, for the error message.
@@ -345,9 +345,15 @@ def bind_example(module, args, kwargs, name):
     ConversionError
         When the inputs do not fit the signature.
     """
+    torch = import_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise ConversionError(f"expected a torch.nn.Module, got {type(module).__name__}",
+                              path=name)
+    if not isinstance(args, (tuple, list)):
+        args = (args,)
     signature = inspect.signature(module.forward)
     try:
-        return signature.bind(*args, **kwargs)
+        return signature.bind(*args, **dict(kwargs or {}))
     except TypeError as exc:
         raise ConversionError(
             f"the example inputs do not fit {type(module).__name__}.forward{signature}: {exc}",

@@ -79,16 +79,11 @@ def from_module(module, example_args, example_kwargs=None, *, method="auto", nam
     ConversionError
         When no capture succeeds; names each failure.
     """
-    torch = import_torch()
+    import_torch()
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    if not isinstance(module, torch.nn.Module):
-        raise ConversionError(f"expected a torch.nn.Module, got {type(module).__name__}",
-                              path=name)
     name = name or type(module).__name__
-    if not isinstance(example_args, (tuple, list)):
-        example_args = (example_args,)
-    bound = bind_example(module, tuple(example_args), dict(example_kwargs or {}), name)
+    bound = bind_example(module, example_args, example_kwargs, name)
     methods = ("export", "fx") if method == "auto" else (method,)
     failures = []
     for candidate in methods:

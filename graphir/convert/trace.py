@@ -125,14 +125,9 @@ def from_trace(module, example_args, example_kwargs=None, *, name=None, stats=Fa
     >>> conv["stats"]["numel"]
     288
     """
-    torch = import_torch()
-    if not isinstance(module, torch.nn.Module):
-        raise ConversionError(f"expected a torch.nn.Module, got {type(module).__name__}",
-                              path=name)
+    import_torch()
     name = name or type(module).__name__
-    if not isinstance(example_args, (tuple, list)):
-        example_args = (example_args,)
-    bound = bind_example(module, tuple(example_args), dict(example_kwargs or {}), name)
+    bound = bind_example(module, example_args, example_kwargs, name)
     with _gc_paused():
         recorder = _Recorder(name, _weight_table(module), stats)
         recorder.add_inputs(bound)
