@@ -289,7 +289,7 @@ class _DotTimer:
 
     @contextlib.contextmanager
     def active(self):
-        from graphir.render import backend
+        from graphir.renderers import backend
 
         original = backend.render_bytes
         timer = self
@@ -400,8 +400,8 @@ def bench_peers(models, cfg, work, log):
     t0 = now()
     import torch
     import graphir
-    import graphir.convert.trace  # noqa: F401  (the converters' own imports are shared too)
-    import graphir.convert.fx  # noqa: F401
+    import graphir.converters.trace  # noqa: F401  (the converters' own imports are shared too)
+    import graphir.converters.fx  # noqa: F401
     for mod in ("torchview", "torchviz", "graphviz"):
         with contextlib.suppress(Exception):
             __import__(mod)
@@ -568,7 +568,7 @@ def bench_startup(cfg, work, log):
     baselines = [("python -c pass", "pass"),
                  ("python -c 'import torch'", "import torch"),
                  (f"python -c 'import {', '.join(['torch', 'graphir'] + peers)}'",
-                  f"import {', '.join(['torch', 'graphir', 'graphir.convert.trace'] + peers)}")]
+                  f"import {', '.join(['torch', 'graphir', 'graphir.converters.trace'] + peers)}")]
     for label, code in baselines[:cfg["startup_baselines"]]:
         wall, rc, _, err = run_subprocess([PY, "-c", code], 300)
         res["rows"].append({"what": label, "wall": wall if rc == 0 else None,
@@ -796,8 +796,8 @@ def worker_memory(what, path):
         kept = len(model.graph.node)
     else:
         import graphir
-        import graphir.convert.onnx  # noqa: F401
-        import graphir.load.onnx_file  # noqa: F401
+        import graphir.converters.onnx  # noqa: F401
+        import graphir.loaders.onnx_file  # noqa: F401
         import onnx  # noqa: F401  (graphir imports it lazily; count it as start-up)
         import onnx.shape_inference  # noqa: F401
 

@@ -19,7 +19,7 @@ import networkx as nx
 
 from graphir import ir, serialize
 from graphir.errors import InputError
-from graphir.notebook import as_graph
+from graphir.graph import as_graph
 
 __version__ = "0.1.0"
 
@@ -57,7 +57,7 @@ _KIND_SOURCES = {
 
 
 def _returns_graph(function):
-    """Return IR graphs as :class:`graphir.notebook.Graph` (draws itself in Jupyter)."""
+    """Return IR graphs as :class:`graphir.graph.Graph` (draws itself in Jupyter)."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         return as_graph(function(*args, **kwargs))
@@ -95,7 +95,7 @@ def _read_json(path):
 
 
 def _example_inputs(spec, args, kwargs, input_shapes):
-    from graphir.load import make_example_inputs, parse_input_shape
+    from graphir.loaders import make_example_inputs, parse_input_shape
 
     if input_shapes:
         specs = [s if isinstance(s, tuple) else parse_input_shape(s) for s in input_shapes]
@@ -107,7 +107,7 @@ def _example_inputs(spec, args, kwargs, input_shapes):
 
 
 def _module_from_factory(spec, input_shapes):
-    from graphir.load import load_factory
+    from graphir.loaders import load_factory
 
     module, args, kwargs = load_factory(spec)
     args, kwargs = _example_inputs(spec, args, kwargs, input_shapes)
@@ -117,21 +117,21 @@ def _module_from_factory(spec, input_shapes):
 def _load_weight_file(spec, kind, unsafe_load):
     """``(tensors, info)`` of a state_dict, checkpoint or safetensors file."""
     if kind == "safetensors":
-        from graphir.load.safetensors_file import load_safetensors
+        from graphir.loaders.safetensors_file import load_safetensors
 
         return load_safetensors(spec), {}
-    from graphir.load.torch_files import load_state_dict_file
+    from graphir.loaders.torch_files import load_state_dict_file
 
     return load_state_dict_file(spec, unsafe_load=unsafe_load)
 
 
 def _weights_graph(spec, kind, options):
     """A weights file: into ``--model``'s architecture, else the parameter tree."""
-    from graphir.convert.state_dict import from_state_dict, load_weights_into
+    from graphir.converters.state_dict import from_state_dict, load_weights_into
 
     architecture = options.get("architecture")
     if kind == "safetensors" and not architecture:
-        from graphir.load.safetensors_file import load_safetensors
+        from graphir.loaders.safetensors_file import load_safetensors
 
         return from_state_dict(load_safetensors(spec, header_only=True), name=_stem(spec))
     tensors, info = _load_weight_file(spec, kind, options.get("unsafe_load", False))
@@ -144,8 +144,8 @@ def _weights_graph(spec, kind, options):
 
 def _pickled_module_graph(spec, options):
     """A whole pickled ``nn.Module``: only with ``unsafe_load``."""
-    from graphir.convert.state_dict import from_module_weights
-    from graphir.load.torch_files import load_pickled_module
+    from graphir.converters.state_dict import from_module_weights
+    from graphir.loaders.torch_files import load_pickled_module
 
     module = load_pickled_module(spec, unsafe_load=options.get("unsafe_load", False))
     if not options.get("input_shapes"):
@@ -158,7 +158,7 @@ def _torch_file_graph(spec, kind, options):
     """A ``torch.save`` file: a pickled module (opt-in only) or weights."""
     if kind == "safetensors":
         return _weights_graph(spec, kind, options)
-    from graphir.load.pickle_scan import scan_torch_file
+    from graphir.loaders.pickle_scan import scan_torch_file
 
     scan = scan_torch_file(spec)
     if scan.runs_code and scan.top_class is not None and not options.get("architecture"):
@@ -169,19 +169,19 @@ def _torch_file_graph(spec, kind, options):
 def _file_graph(spec, kind, options):
     name = options.get("name") or _stem(spec)
     if kind == "onnx":
-        from graphir.convert.onnx import from_onnx
-        from graphir.load.onnx_file import load_onnx
+        from graphir.converters.onnx import from_onnx
+        from graphir.loaders.onnx_file import load_onnx
 
         return from_onnx(load_onnx(spec), name=name)
     if kind == "export":
-        from graphir.convert.fx import from_exported_program
-        from graphir.load.torch_files import load_exported_program
+        from graphir.converters.fx import from_exported_program
+        from graphir.loaders.torch_files import load_exported_program
 
         program = load_exported_program(spec, unsafe_load=options.get("unsafe_load", False))
         return from_exported_program(program, name=name)
     if kind == "torchscript":
-        from graphir.convert.torchscript import from_torchscript
-        from graphir.load.torch_files import load_torchscript
+        from graphir.converters.torchscript import from_torchscript
+        from graphir.loaders.torch_files import load_torchscript
 
         scripted = load_torchscript(spec, unsafe_load=options.get("unsafe_load", False))
         return from_torchscript(scripted, name=name)
@@ -223,7 +223,7 @@ def load(model, *, source="auto", input_shapes=None, name=None, architecture=Non
     networkx.MultiDiGraph
         A validated IR graph.
     """
-    from graphir.load import detect_kind
+    from graphir.loaders import detect_kind
 
     spec = os.fspath(model)
     kind = detect_kind(spec)
@@ -249,25 +249,25 @@ def _capture_once(module, args, kwargs, source, name, options):
     """One capture with one named source; returns the IR."""
     stats = options.get("stats", False)
     if source == "trace":
-        from graphir.convert.trace import from_trace
+        from graphir.converters.trace import from_trace
 
         return from_trace(module, args, kwargs, name=name, stats=stats)
     if source == "autograd":
         if stats:
             raise InputError("--stats is not available with --source autograd",
                              hint="use --source trace or export")
-        from graphir.convert.autograd import from_autograd
+        from graphir.converters.autograd import from_autograd
 
         return from_autograd(module, args, kwargs, name=name,
                              show_saved=options.get("show_saved", False))
-    from graphir.convert.fx import from_module
+    from graphir.converters.fx import from_module
 
     G, _ = from_module(module, args, kwargs, method=source, name=name)
     if stats:
         if source != "export":
             raise InputError("--stats is not available with --source fx",
                              hint="use --source trace or export")
-        from graphir.convert.stats import stats_for_exported
+        from graphir.converters.stats import stats_for_exported
 
         stats_for_exported(module, G, args, kwargs)
     return G
@@ -358,11 +358,11 @@ def convert(model, example_inputs=None, *, example_kwargs=None, source="auto", n
                     stats=stats)
     type_name = f"{type(model).__module__}.{type(model).__name__}"
     if type_name.startswith("onnx") and type(model).__name__ == "ModelProto":
-        from graphir.convert.onnx import from_onnx
+        from graphir.converters.onnx import from_onnx
 
         G = from_onnx(model, name=name or model.graph.name or "model")
     elif type(model).__name__ == "ExportedProgram":
-        from graphir.convert.fx import from_exported_program
+        from graphir.converters.fx import from_exported_program
 
         G = from_exported_program(model, name=name or "model")
     elif hasattr(model, "forward") and hasattr(model, "named_parameters"):
@@ -378,9 +378,9 @@ def convert(model, example_inputs=None, *, example_kwargs=None, source="auto", n
 
 def check_view_options(*, theme="default", show=None, depth=None, max_nodes=None, width=None):
     """Raise :class:`InputError` now for bad drawing options (before slow work)."""
-    from graphir.render.backend import parse_length
-    from graphir.render.dot import parse_show
-    from graphir.render.themes import get_theme
+    from graphir.renderers.backend import parse_length
+    from graphir.renderers.dot import parse_show
+    from graphir.renderers.themes import get_theme
 
     get_theme(theme)
     parse_show(show)
@@ -430,7 +430,7 @@ def to_dot(graph, *, theme="default", rankdir=None, show=None, title=None, color
     ``stats`` key such as ``mean`` or ``zeros``, ``weight_change``,
     ``params``), ``"none"`` for op-category colours; None picks automatically.
     """
-    from graphir.render.dot import to_dot as _to_dot
+    from graphir.renderers.dot import to_dot as _to_dot
 
     return _to_dot(graph, theme=theme, rankdir=rankdir, show=show, title=title,
                    color_by=color_by)
@@ -438,7 +438,7 @@ def to_dot(graph, *, theme="default", rankdir=None, show=None, title=None, color
 
 def write(data, out):
     """Write bytes or text to ``out`` atomically (no partial file on failure)."""
-    from graphir.render.backend import write_atomic
+    from graphir.renderers.backend import write_atomic
 
     write_atomic(out, data.encode("utf-8") if isinstance(data, str) else data)
 
@@ -477,7 +477,7 @@ def render(graph, out=None, *, format=None, theme="default", rankdir=None, show=
     str or bytes
         The path written, or the rendered bytes when ``out`` is None.
     """
-    from graphir.render.backend import render_bytes
+    from graphir.renderers.backend import render_bytes
 
     fmt = format or format_from_path(out)
     if fmt not in FORMATS:
@@ -508,7 +508,7 @@ def summary(graph, *, format=None, depth=None):
     depth : int, optional
         Deepest module level listed (1 = the model's direct children).
     """
-    from graphir.summary import format_summary, summarize
+    from graphir.table import format_summary, summarize
 
     table = summarize(convert(graph), depth=depth)
     if format is None:
@@ -524,7 +524,7 @@ _WEIGHT_KINDS = ("torch_pickle", "safetensors")
 
 def load_weights(path, *, unsafe_load=False):
     """Read a state_dict, training checkpoint or safetensors file: ``{name: tensor}``."""
-    from graphir.load import detect_kind
+    from graphir.loaders import detect_kind
 
     kind = detect_kind(path)
     if kind not in _WEIGHT_KINDS:
@@ -534,13 +534,13 @@ def load_weights(path, *, unsafe_load=False):
 
 
 def _is_weights_file(spec):
-    from graphir.load import detect_kind, split_factory_spec
+    from graphir.loaders import detect_kind, split_factory_spec
 
     if split_factory_spec(spec) or detect_kind(spec) not in _WEIGHT_KINDS:
         return False
     if detect_kind(spec) == "safetensors":
         return True
-    from graphir.load.pickle_scan import scan_torch_file
+    from graphir.loaders.pickle_scan import scan_torch_file
 
     return not scan_torch_file(spec).runs_code
 
@@ -574,11 +574,11 @@ def diff(old, new, *, source="auto", input_shapes=None, architecture=None, unsaf
 
     Returns
     -------
-    graphir.diff.DiffResult or graphir.diff.CheckpointDiff
+    graphir.diffing.DiffResult or graphir.diffing.CheckpointDiff
         ``.has_differences`` tells whether anything differs. A checkpoint
         diff made with ``architecture`` carries ``.graph``: the architecture's IR.
     """
-    from graphir.diff import diff_graphs, diff_tensors
+    from graphir.diffing import diff_graphs, diff_tensors
 
     sides = [old, new]
     if all(isinstance(s, (str, os.PathLike)) and _is_weights_file(os.fspath(s)) for s in sides):
@@ -597,13 +597,13 @@ def diff(old, new, *, source="auto", input_shapes=None, architecture=None, unsaf
 
 def _diff_picture(result, fmt, context, draw):
     """Render the union graph (or weight-change graph) of a diff to ``fmt`` bytes."""
-    from graphir.diff import CheckpointDiff, annotate_weight_change
-    from graphir.diff import context as keep_context
+    from graphir.diffing import CheckpointDiff, annotate_weight_change
+    from graphir.diffing import context as keep_context
 
     if isinstance(result, CheckpointDiff):
         graph = result.graph
         if graph is None:
-            from graphir.convert.state_dict import from_state_dict
+            from graphir.converters.state_dict import from_state_dict
 
             graph = from_state_dict({t.name: (t.new_shape or t.old_shape, None)
                                      for t in result.tensors}, name="weights")
@@ -641,7 +641,7 @@ def diff_report(result, *, format="text", old_name="old", new_name="new", contex
     """
     import json
 
-    from graphir.diff import (CheckpointDiff, checkpoint_to_json_dict, checkpoint_to_text,
+    from graphir.diffing import (CheckpointDiff, checkpoint_to_json_dict, checkpoint_to_text,
                               plot_weight_change, to_html, to_json_dict, to_text)
 
     is_checkpoint = isinstance(result, CheckpointDiff)
@@ -696,7 +696,7 @@ def attention(model, out_dir, *, example_inputs=None, example_kwargs=None, input
     InputError
         When the model has no attention, or the image cannot be used.
     """
-    from graphir.load import split_factory_spec
+    from graphir.loaders import split_factory_spec
     from graphir.overlay import run_attention
 
     if isinstance(model, (str, os.PathLike)):

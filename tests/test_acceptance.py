@@ -16,7 +16,7 @@ import pytest
 
 import graphir
 from graphir import ir, serialize
-from graphir.render.labels import format_shape
+from graphir.renderers.labels import format_shape
 
 PYTHON = sys.executable
 

@@ -7,10 +7,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from graphir import ir  # noqa: E402
-from graphir.convert.autograd import from_autograd  # noqa: E402
+from graphir.converters.autograd import from_autograd  # noqa: E402
 from graphir.errors import ConversionError  # noqa: E402
-from graphir.load import load_factory  # noqa: E402
-from graphir.summary import summarize  # noqa: E402
+from graphir.loaders import load_factory  # noqa: E402
+from graphir.table import summarize  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

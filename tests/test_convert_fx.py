@@ -1,4 +1,4 @@
-"""The torch.export / torch.fx converter (graphir.convert.fx).
+"""The torch.export / torch.fx converter (graphir.converters.fx).
 
 Expensive captures are session-scoped fixtures. IR goldens live in
 tests/goldens/ir/; regenerate them with ``GRAPHIR_REGEN_GOLDENS=1``.
@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from graphir import ir, serialize
-from graphir.convert._torch_common import iter_leaves, leaf_name, module_path, module_scope
-from graphir.convert.fx import from_exported_program, from_graph_module, from_module
+from graphir.converters._torch_common import iter_leaves, leaf_name, module_path, module_scope
+from graphir.converters.fx import from_exported_program, from_graph_module, from_module
 from graphir.errors import ConversionError
 from samples.gpt2 import _example_inputs, gpt2_lm, gpt2_tiny
 from samples.multi_io import two_tower
@@ -557,7 +557,7 @@ GPT2AttentionType = Attention
 
 def test_importable_without_torch():
     code = ("import sys; sys.modules['torch'] = None\n"
-            "from graphir.convert import fx\n"
+            "from graphir.converters import fx\n"
             "from graphir.errors import MissingDependencyError\n"
             "try:\n    fx.from_module(object(), ())\n"
             "except MissingDependencyError as exc:\n    print(exc)\n")

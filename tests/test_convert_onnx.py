@@ -1,4 +1,4 @@
-"""Tests for graphir.convert.onnx (from_onnx) on exported and hand-built models.
+"""Tests for graphir.converters.onnx (from_onnx) on exported and hand-built models.
 
 IR goldens live in tests/goldens/ir/onnx_<name>.json; regenerate them with
 ``GRAPHIR_REGEN_GOLDENS=1 python -m pytest tests/test_convert_onnx.py``.
@@ -19,10 +19,10 @@ import torch  # noqa: F401  (the exported samples need it; CI installs it)
 from onnx import TensorProto as T
 from onnx import helper, numpy_helper
 
-from graphir.convert.onnx import from_onnx
+from graphir.converters.onnx import from_onnx
 from graphir.errors import ConversionError, MissingDependencyError
 from graphir.ir import graphs_equal, op_nodes, validate
-from graphir.load.onnx_file import load_onnx
+from graphir.loaders.onnx_file import load_onnx
 from graphir.serialize import from_dict, from_json, to_json
 from samples import make_onnx
 
@@ -414,8 +414,8 @@ def test_ids_follow_module_and_op_counts(convert):
 def test_converting_does_not_import_torch(onnx_dir):
     code = textwrap.dedent(f"""
         import sys
-        from graphir.load.onnx_file import load_onnx
-        from graphir.convert.onnx import from_onnx
+        from graphir.loaders.onnx_file import load_onnx
+        from graphir.converters.onnx import from_onnx
         for path in [{str(BUNDLED)!r}, {str(_sample(onnx_dir, "if_model"))!r}]:
             from_onnx(load_onnx(path), name="m")
         assert "torch" not in sys.modules, "torch was imported"

@@ -7,15 +7,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from graphir import ir, serialize  # noqa: E402
-from graphir.convert.state_dict import (  # noqa: E402
+from graphir.converters.state_dict import (  # noqa: E402
     from_module_weights,
     from_state_dict,
     load_weights_into,
 )
 from graphir.errors import ConversionError, InputError  # noqa: E402
-from graphir.load import load_factory  # noqa: E402
-from graphir.load.safetensors_file import load_safetensors  # noqa: E402
-from graphir.load.torch_files import load_state_dict_file  # noqa: E402
+from graphir.loaders import load_factory  # noqa: E402
+from graphir.loaders.safetensors_file import load_safetensors  # noqa: E402
+from graphir.loaders.torch_files import load_state_dict_file  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -69,7 +69,7 @@ def test_each_module_owns_its_direct_tensors(resnet):
 
 
 def test_summary_totals_count_parameters_and_buffers_apart(resnet):
-    from graphir.summary import summarize
+    from graphir.table import summarize
 
     model, _ = resnet
     table = summarize(from_state_dict(model.state_dict(), name="m"))
@@ -154,7 +154,7 @@ def test_load_weights_into_the_architecture_then_convert(resnet, tmp_path):
     load_weights_into(fresh, state, path=tmp_path / "w.pth")
     assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(),
                                                  trained.state_dict().values()))
-    fx = pytest.importorskip("graphir.convert.fx")
+    fx = pytest.importorskip("graphir.converters.fx")
     G, _ = fx.from_module(fresh, args, name="resnet_tiny")
     ir.validate(G)
     assert ir.graph_param_count(G) > 0

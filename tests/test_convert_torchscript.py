@@ -8,11 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from graphir import ir  # noqa: E402
-from graphir.convert.torchscript import from_torchscript  # noqa: E402
+from graphir.converters.torchscript import from_torchscript  # noqa: E402
 from graphir.errors import ConversionError  # noqa: E402
-from graphir.load import load_factory  # noqa: E402
-from graphir.load.torch_files import load_torchscript  # noqa: E402
-from graphir.summary import summarize  # noqa: E402
+from graphir.loaders import load_factory  # noqa: E402
+from graphir.loaders.torch_files import load_torchscript  # noqa: E402
+from graphir.table import summarize  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

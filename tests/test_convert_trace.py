@@ -1,4 +1,4 @@
-"""The eager-trace converter (graphir.convert.trace, source "trace").
+"""The eager-trace converter (graphir.converters.trace, source "trace").
 
 Captures are session-scoped fixtures. The IR golden lives in
 tests/goldens/ir/trace_resnet_tiny.json; regenerate it with
@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphir import ir, serialize
-from graphir.convert.fx import from_module
-from graphir.convert.trace import from_trace
+from graphir.converters.fx import from_module
+from graphir.converters.trace import from_trace
 from graphir.errors import ConversionError
-from graphir.render.labels import op_category
+from graphir.renderers.labels import op_category
 from samples.gpt2 import _example_inputs, gpt2_lm, gpt2_tiny
 from samples.multi_io import two_tower
 from samples.resnet import resnet18, resnet_tiny
@@ -484,7 +484,7 @@ def test_bad_calls_raise_conversion_errors(module, args, message):
 
 def test_importable_without_torch():
     code = ("import sys; sys.modules['torch'] = None\n"
-            "from graphir.convert import trace\n"
+            "from graphir.converters import trace\n"
             "from graphir.errors import MissingDependencyError\n"
             "try:\n    trace.from_trace(object(), ())\n"
             "except MissingDependencyError as exc:\n    print(exc)\n")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from graphir import ir
-from graphir.diff import (annotate_weight_change, checkpoint_to_json_dict, checkpoint_to_text,
+from graphir.diffing import (annotate_weight_change, checkpoint_to_json_dict, checkpoint_to_text,
                           diff_tensors, module_weight_change, plot_weight_change)
 from graphir.errors import InputError
 

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphir import ir, serialize
-from graphir.diff import (context, diff_graphs, match_graphs, to_html, to_json_dict,
+from graphir.diffing import (context, diff_graphs, match_graphs, to_html, to_json_dict,
                           to_text)
-from graphir.diff.graph import node_changes
+from graphir.diffing.graph import node_changes
 
 
 class _Builder:
@@ -560,7 +560,7 @@ def test_timing_two_10k_node_graphs(capsys):
 def real_gpt2():
     """IRs of the sample GPT-2 with 2 and 3 layers, from the fx converter."""
     pytest.importorskip("torch")
-    fx = pytest.importorskip("graphir.convert.fx")
+    fx = pytest.importorskip("graphir.converters.fx")
     gpt2 = pytest.importorskip("samples.gpt2")
     graphs = {}
     for n_layer in (2, 3):

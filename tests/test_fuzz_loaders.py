@@ -23,13 +23,13 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 from graphir import ir, serialize  # noqa: E402
-from graphir.convert.state_dict import from_state_dict  # noqa: E402
-from graphir.convert.torchscript import from_torchscript  # noqa: E402
+from graphir.converters.state_dict import from_state_dict  # noqa: E402
+from graphir.converters.torchscript import from_torchscript  # noqa: E402
 from graphir.errors import GraphIRError  # noqa: E402
-from graphir.load import detect_kind  # noqa: E402
-from graphir.load.pickle_scan import scan_torch_file  # noqa: E402
-from graphir.load.safetensors_file import load_safetensors  # noqa: E402
-from graphir.load.torch_files import (  # noqa: E402
+from graphir.loaders import detect_kind  # noqa: E402
+from graphir.loaders.pickle_scan import scan_torch_file  # noqa: E402
+from graphir.loaders.safetensors_file import load_safetensors  # noqa: E402
+from graphir.loaders.torch_files import (  # noqa: E402
     load_exported_program,
     load_state_dict_file,
     load_torchscript,
@@ -101,7 +101,7 @@ def _open(path):
         with open(path, encoding="utf-8", errors="replace") as handle:
             ir.validate(serialize.from_json(handle.read(), path=path), allow_cycles=True)
     elif kind == "onnx":
-        from graphir.load.onnx_file import load_onnx
+        from graphir.loaders.onnx_file import load_onnx
 
         load_onnx(path)
 

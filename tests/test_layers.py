@@ -1,10 +1,11 @@
 """The layering rules of DESIGN.md, checked by reading import statements.
 
 - ir, serialize, errors import only each other.
-- convert, passes, render, diff import the core (ir, serialize, errors) only,
-  never each other; load imports the core and itself.
+- util (shared helpers) imports only the core.
+- converters, passes, renderers, diffing, loaders, overlay import the core and
+  util only, never each other.
 - torch, onnx and safetensors are never imported at module level, and inside
-  functions only in load/, convert/ and overlay/ (which runs a forward pass).
+  functions only in loaders/, converters/, diffing/, util/ and overlay/.
 - cli imports only api and the core.
 """
 
@@ -15,8 +16,9 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "graphir"
 CORE = {"ir", "serialize", "errors"}
+# shared helpers (graphir/util/) that every layer may use; util imports only the core
 HEAVY = {"torch", "onnx", "onnxscript", "safetensors", "torchvision", "transformers"}
-LAZY_HEAVY_ALLOWED = {"load", "convert", "overlay"}
+LAZY_HEAVY_ALLOWED = {"loaders", "converters", "overlay", "diffing", "util"}
 
 
 def _modules():
@@ -45,8 +47,10 @@ def _layer(parts):
 def _allowed_graphir_layers(layer):
     if layer in CORE:
         return CORE
-    if layer in ("convert", "passes", "render", "diff", "load", "overlay"):
-        return CORE | {layer}
+    if layer == "util":
+        return CORE | {"util"}
+    if layer in ("converters", "passes", "renderers", "diffing", "loaders", "overlay"):
+        return CORE | {"util", layer}
     if layer == "cli":
         return CORE | {"api", "cli"}
     return None  # api, __init__, __main__ may import anything in graphir
@@ -79,4 +83,37 @@ def test_heavy_frameworks_are_imported_lazily_and_only_where_allowed(path, parts
 
 def test_layer_check_sees_the_package():
     assert len(MODULES) >= 10
-    assert any(parts[0] == "render" for _, parts in MODULES)
+    assert any(parts[0] == "renderers" for _, parts in MODULES)
+
+
+def test_package_names_do_not_shadow_public_functions():
+    """graphir.render is the function and graphir.renderers.dot the module, in any import order."""
+    import subprocess
+    import sys
+    code = ("import graphir.renderers.dot, graphir.loaders.kinds, graphir.diffing.match, graphir.table\n"
+            "import graphir\n"
+            "assert callable(graphir.render) and callable(graphir.load) and callable(graphir.diff)\n"
+            "assert callable(graphir.summary) and callable(graphir.convert)\n"
+            "assert graphir.renderers.dot.__name__ == 'graphir.renderers.dot'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
+
+
+def test_no_import_cycles_between_graphir_modules():
+    """Every import of a graphir module, at any level, forms an acyclic graph of files."""
+    import networkx as nx
+    names = {".".join(("graphir",) + parts): path for path, parts in MODULES}
+    graph = nx.DiGraph()
+    for name, path in names.items():
+        graph.add_node(name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                if target in names and target != name:
+                    graph.add_edge(name, target)
+    cycles = list(nx.simple_cycles(graph))
+    assert not cycles, f"import cycles: {cycles[:3]}"

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from graphir.errors import InputError
-from graphir.load import detect_kind, load_factory, parse_input_shape
+from graphir.loaders import detect_kind, load_factory, parse_input_shape
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Tests for graphir.load.onnx_file: parsing, external data safety, sniffing."""
+"""Tests for graphir.loaders.onnx_file: parsing, external data safety, sniffing."""
 
 import os
 import random
@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphir.convert.onnx import from_onnx
+from graphir.converters.onnx import from_onnx
 from graphir.errors import ConversionError, InputError, MissingDependencyError
 from graphir.ir import validate
-from graphir.load.onnx_file import external_tensors, load_onnx, looks_like_onnx
+from graphir.loaders.onnx_file import external_tensors, load_onnx, looks_like_onnx
 from samples import make_onnx
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,14 +15,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from graphir.errors import InputError, UnsafeFileError  # noqa: E402
-from graphir.load import detect_kind, load_factory  # noqa: E402
-from graphir.load.pickle_scan import (  # noqa: E402
+from graphir.loaders import detect_kind, load_factory  # noqa: E402
+from graphir.loaders.pickle_scan import (  # noqa: E402
     scan_pickle,
     scan_torch_file,
     scan_torchscript_archive,
 )
-from graphir.load.safetensors_file import load_safetensors, read_safetensors_header  # noqa: E402
-from graphir.load.torch_files import (  # noqa: E402
+from graphir.loaders.safetensors_file import load_safetensors, read_safetensors_header  # noqa: E402
+from graphir.loaders.torch_files import (  # noqa: E402
     load_exported_program,
     load_pickled_module,
     load_state_dict_file,

@@ -1,4 +1,4 @@
-"""The IR passes on models converted by ``graphir.convert.fx`` (torch needed).
+"""The IR passes on models converted by ``graphir.converters.fx`` (torch needed).
 
 GPT-2 (12 layers, ``samples/gpt2.py``): all twelve blocks fold into
 ``h.0 ×12``. ``h.0`` is structurally identical to ``h.1`` here because the
@@ -28,7 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def _convert(factory_name):
     sys.path.insert(0, str(ROOT))
     try:
-        fx = pytest.importorskip("graphir.convert.fx")
+        fx = pytest.importorskip("graphir.converters.fx")
         if factory_name == "gpt2_12":
             from samples.gpt2 import gpt2_12
 

@@ -14,8 +14,8 @@ import pytest
 
 from graphir import ir
 from graphir.errors import InputError, RenderError
-from graphir.render import backend
-from graphir.render.backend import (
+from graphir.renderers import backend
+from graphir.renderers.backend import (
     clean_pdf,
     clean_svg,
     find_dot,
@@ -24,7 +24,7 @@ from graphir.render.backend import (
     run_dot,
     write_atomic,
 )
-from graphir.render.dot import to_dot
+from graphir.renderers.dot import to_dot
 
 needs_dot = pytest.mark.needs_dot
 skip_without_dot = pytest.mark.skipif(shutil.which("dot") is None,

@@ -22,9 +22,9 @@ import pytest
 
 from graphir import ir
 from graphir.errors import InputError
-from graphir.render import backend, dot, labels, themes
-from graphir.render.dot import DEFAULT_SHOW, parse_show, to_dot
-from graphir.render.labels import (
+from graphir.renderers import backend, dot, labels, themes
+from graphir.renderers.dot import DEFAULT_SHOW, parse_show, to_dot
+from graphir.renderers.labels import (
     OP_CATEGORIES,
     format_count,
     format_dtype,
@@ -32,7 +32,7 @@ from graphir.render.labels import (
     op_category,
     short_param_name,
 )
-from graphir.render.themes import THEMES, Theme, get_theme
+from graphir.renderers.themes import THEMES, Theme, get_theme
 
 GOLDEN_DIR = Path(__file__).parent / "goldens" / "dot"
 LEGEND = "__graphir_legend"
@@ -192,7 +192,7 @@ def diff_graph():
 
 
 def test_dot_does_not_depend_on_hash_seed():
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from graphir.render.dot import to_dot; "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from graphir.renderers.dot import to_dot; "
             "from test_render_dot import small_cnn; "
             "sys.stdout.write(to_dot(small_cnn(), show=['attrs', 'dtypes', 'params']))")
     outputs = set()
@@ -206,7 +206,7 @@ def test_dot_does_not_depend_on_hash_seed():
 
 
 def test_render_modules_import_no_framework():
-    code = ("import sys, graphir.render, graphir.render.dot, graphir.render.backend; "
+    code = ("import sys, graphir.renderers, graphir.renderers.dot, graphir.renderers.backend; "
             "print(sorted(m for m in ('torch', 'onnx') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=Path(__file__).parent.parent)
@@ -600,7 +600,7 @@ def _fill(statement):
 
 
 def test_color_by_fills_nodes_from_the_scale_and_adds_a_colour_bar():
-    from graphir.render.colors import node_value, scale_for
+    from graphir.renderers.colors import node_value, scale_for
 
     G = stats_graph()
     text = to_dot(G, color_by="std")
@@ -635,7 +635,7 @@ def test_color_by_is_deterministic_and_ignores_dict_order():
 def test_mean_uses_a_diverging_scale_centred_on_zero():
     text = to_dot(stats_graph(), color_by="mean")
     bn = _statement(text, "features.block.bn/aten._native_batch_norm_legit_no_training.default#0")
-    from graphir.render.colors import DIVERGING
+    from graphir.renderers.colors import DIVERGING
     assert _fill(bn) == DIVERGING[len(DIVERGING) // 2]
     assert ">-0.9<" in _statement(text, LEGEND) and ">0.9<" in _statement(text, LEGEND)
 
@@ -661,7 +661,7 @@ def test_weight_change_colours_automatically_and_none_turns_it_off():
     G = weight_change_graph()
     auto = to_dot(G)
     assert "weight change (relative L2)" in _statement(auto, LEGEND)
-    from graphir.render.colors import SEQUENTIAL
+    from graphir.renderers.colors import SEQUENTIAL
     assert _fill(_statement(auto, "fc2/Gemm#0")) == SEQUENTIAL[-1]
     assert _fill(_statement(auto, "fc1/Gemm#0")) == SEQUENTIAL[0]
     assert "bold" in _statement(auto, "fc2/Gemm#0")  # the diff stroke stays
@@ -715,7 +715,7 @@ def test_lr_legend_is_a_column():
 
 def param_tree():
     """The parameter tree of a small ResNet-like state_dict (with a tied head)."""
-    from graphir.convert.state_dict import from_state_dict
+    from graphir.converters.state_dict import from_state_dict
 
     tensors = {"conv1.weight": ([64, 3, 7, 7], "float32"),
                "bn1.weight": ([64], "float32"), "bn1.bias": ([64], "float32"),
@@ -806,7 +806,7 @@ def test_unscoped_op_is_drawn_in_the_cluster_of_its_neighbours():
 
 
 def test_color_helpers():
-    from graphir.render import colors
+    from graphir.renderers import colors
 
     for stops in (colors.SEQUENTIAL,):
         lum = [colors.luminance(c) for c in stops]
@@ -836,14 +836,14 @@ def test_color_helpers():
     ("std", [0.5, 5.0], (0.5, 5.0, False, False)),
 ])
 def test_scale_for_rules(quantity, values, expect):
-    from graphir.render.colors import scale_for
+    from graphir.renderers.colors import scale_for
 
     scale = scale_for(quantity, values)
     assert (scale.low, scale.high, scale.diverging, scale.log) == pytest.approx(expect)
 
 
 def test_scale_ignores_extreme_outliers_and_says_so():
-    from graphir.render.colors import scale_for
+    from graphir.renderers.colors import scale_for
 
     scale = scale_for("mean", [-3.4e38, -0.1, 0.0, 0.05, 0.2, 0.3])
     assert (scale.low, scale.high) == (-0.3, 0.3)
@@ -857,7 +857,7 @@ def test_colour_mapping_is_monotonic_and_endpoints_differ_in_greyscale():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from graphir.render.colors import luminance, scale_for
+    from graphir.renderers.colors import luminance, scale_for
 
     finite = st.floats(-1e6, 1e6, allow_nan=False)
 

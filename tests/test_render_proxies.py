@@ -1,8 +1,8 @@
 """Widely shared producers are drawn once per consuming module (render-only rule)."""
 
 from graphir import ir
-from graphir.render.dot import to_dot
-from graphir.render.proxies import MIN_MODULES, with_proxies
+from graphir.renderers.dot import to_dot
+from graphir.renderers.proxies import MIN_MODULES, with_proxies
 
 
 def _fan_out_graph(blocks):

@@ -1,4 +1,4 @@
-"""Activation statistics (graphir.convert.stats) on traced and exported graphs."""
+"""Activation statistics (graphir.converters.stats) on traced and exported graphs."""
 
 import math
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from graphir import ir, serialize
-from graphir.convert.fx import from_exported_program, from_module
-from graphir.convert.stats import STATS_KEYS, stats_for_exported, tensor_stats
-from graphir.convert.trace import from_trace
+from graphir.converters.fx import from_exported_program, from_module
+from graphir.converters.stats import STATS_KEYS, stats_for_exported, tensor_stats
+from graphir.converters.trace import from_trace
 from samples.gpt2 import gpt2_tiny
 from samples.resnet import resnet_tiny
 

@@ -1,6 +1,6 @@
 """One DOT node statement per IR node: label, look, tooltip, id and class.
 
-:func:`node_statement` is what :mod:`graphir.render.dot` calls for every
+:func:`node_statement` is what :mod:`graphir.renderers.dot` calls for every
 node; everything here reads IR attributes only.
 
 Labels
@@ -13,12 +13,12 @@ Labels
   shown (``1×128 i64``); ``dtypes`` in ``show`` prints every dtype.
 * ``module`` nodes (a collapsed or folded module) show name, type, ``×N``,
   op count and weight count; parameter-tree nodes use
-  :func:`graphir.render.tree.tree_label`.
+  :func:`graphir.renderers.tree.tree_label`.
 
 Looks
 -----
 Fills come from the node's kind and op category
-(:func:`graphir.render.labels.op_category`), or from its diff state, or —
+(:func:`graphir.renderers.labels.op_category`), or from its diff state, or —
 when a colour scale is given — from its value on that scale (nodes without
 a value take the theme's ``nodata_fill``). Diff states keep their strokes under a
 scale (removed: dashed, changed: bold). Any fill on which the theme's text
@@ -29,7 +29,7 @@ conv``, ``input``, ``module tree``, ``diff-changed`` …).
 
 Examples
 --------
->>> from graphir.render.themes import get_theme
+>>> from graphir.renderers.themes import get_theme
 >>> look = NodeStyle(show=frozenset({"shapes"}), theme=get_theme("default"))
 >>> data = {"kind": "op", "op": "Relu", "label": "Relu", "module": "",
 ...         "outputs": [{"shape": [1, 3], "dtype": "float32"}], "params": {}, "attrs": {}}
@@ -42,15 +42,15 @@ import json
 import re
 from dataclasses import dataclass
 
-from graphir.render.colors import contrast, format_value, ink_for, node_value
-from graphir.render.labels import (
+from graphir.renderers.colors import contrast, format_value, ink_for, node_value
+from graphir.renderers.labels import (
     format_count,
     format_dtype,
     format_shape,
     op_category,
     short_param_name,
 )
-from graphir.render.markup import (
+from graphir.renderers.markup import (
     attr_list,
     escape_html,
     font,
@@ -59,7 +59,7 @@ from graphir.render.markup import (
     short_module_name,
     truncate,
 )
-from graphir.render.tree import is_tree_node, tree_label, tree_tooltip_lines
+from graphir.renderers.tree import is_tree_node, tree_label, tree_tooltip_lines
 
 __all__ = [
     "NodeStyle",

@@ -8,7 +8,7 @@ them (dead ReLUs, exploding activations, NaNs).
 
 Two ways to get them:
 
-- ``from_trace(..., stats=True)`` (:mod:`graphir.convert.trace`) computes
+- ``from_trace(..., stats=True)`` (:mod:`graphir.converters.trace`) computes
   them during its one eager forward, with :func:`tensor_stats`;
 - :func:`stats_for_exported` runs a ``torch.export`` program node by node
   (``torch.fx.Interpreter``) and writes them onto the IR nodes built from
@@ -26,8 +26,8 @@ Examples
 
 import math
 
-from graphir.convert._torch_common import bind_example, import_torch, kept_state
-from graphir.convert.fx import _keyword_form, _output_flattener
+from graphir.converters._torch_common import bind_example, import_torch, kept_state
+from graphir.converters.fx import _keyword_form, _output_flattener
 from graphir.errors import ConversionError
 
 __all__ = ["STATS_KEYS", "tensor_stats", "stats_for_exported"]
@@ -173,7 +173,7 @@ def stats_for_exported(ep_or_module, G, example_args, example_kwargs=None):
     Examples
     --------
     >>> import torch
-    >>> from graphir.convert.fx import from_module
+    >>> from graphir.converters.fx import from_module
     >>> model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.ReLU())
     >>> x = torch.randn(2, 3)
     >>> G, _ = from_module(model, (x,), method="export")

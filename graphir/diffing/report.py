@@ -8,7 +8,7 @@ picture and the change table, for a CI artifact.
 Examples
 --------
 >>> from graphir import ir
->>> from graphir.diff.graph import diff_graphs
+>>> from graphir.diffing.graph import diff_graphs
 >>> def net(width):
 ...     G = ir.new_graph("fx", "net")
 ...     x = ir.add_node(G, "input:x", kind="input", op="input", name="x")
@@ -29,7 +29,7 @@ import json
 import re
 from collections import defaultdict
 
-from graphir.diff.match import parent_path
+from graphir.diffing.match import parent_path
 
 __all__ = [
     "to_text",

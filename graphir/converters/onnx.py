@@ -55,7 +55,7 @@ opsets, producer).
 
 Examples
 --------
->>> from graphir.load.onnx_file import load_onnx
+>>> from graphir.loaders.onnx_file import load_onnx
 >>> G = from_onnx(load_onnx("samples/resnet_tiny.onnx"), name="resnet_tiny")
 >>> G.nodes["layer1.0.conv1/Conv#0"]["params"]
 {'layer1.0.conv1.weight': {'shape': [8, 8, 3, 3], 'dtype': 'float32'}}
@@ -777,7 +777,7 @@ def from_onnx(model, *, name, fold_constants=True):
     Parameters
     ----------
     model : onnx.ModelProto
-        A loaded model (see :func:`graphir.load.onnx_file.load_onnx`); its
+        A loaded model (see :func:`graphir.loaders.onnx_file.load_onnx`); its
         external data need not be loaded.
     name : str
         Model name for ``G.graph["name"]`` (usually the file stem).

@@ -33,7 +33,7 @@ Examples
 from collections.abc import Mapping
 
 from graphir import ir
-from graphir.convert._torch_common import canonical_names, class_name, dtype_name
+from graphir.converters._torch_common import canonical_names, class_name, dtype_name
 from graphir.errors import ConversionError, InputError
 
 __all__ = ["BUFFER_NAMES", "from_state_dict", "from_module_weights", "load_weights_into"]

@@ -1,6 +1,6 @@
 """Diff two IR graphs: classify every node, build the union IR, cut context.
 
-:func:`diff_graphs` matches the nodes (:mod:`graphir.diff.match`), calls
+:func:`diff_graphs` matches the nodes (:mod:`graphir.diffing.match`), calls
 each node ``added``, ``removed``, ``changed`` or ``same``, says what changed
 (:func:`node_changes`) and builds the union IR (:func:`union_graph`) the
 renderer draws: every node of the new graph plus the removed ones of the
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from graphir import ir
-from graphir.diff.match import (local_param_name, match_graphs, module_tree,
+from graphir.diffing.match import (local_param_name, match_graphs, module_tree,
                                 parent_path)
 
 __all__ = [

@@ -12,12 +12,12 @@ and matplotlib are imported lazily, inside the functions that use them.
   :func:`annotate_weight_change`, :func:`plot_weight_change`.
 """
 
-from graphir.diff.checkpoint import (CheckpointDiff, TensorDiff, annotate_weight_change,
+from graphir.diffing.checkpoint import (CheckpointDiff, TensorDiff, annotate_weight_change,
                                      checkpoint_to_json_dict, checkpoint_to_text,
                                      diff_tensors, module_weight_change, plot_weight_change)
-from graphir.diff.graph import DiffResult, context, diff_graphs, node_changes, union_graph
-from graphir.diff.match import Matching, match_graphs, match_nodes
-from graphir.diff.report import to_html, to_json_dict, to_text
+from graphir.diffing.graph import DiffResult, context, diff_graphs, node_changes, union_graph
+from graphir.diffing.match import Matching, match_graphs, match_nodes
+from graphir.diffing.report import to_html, to_json_dict, to_text
 
 __all__ = [
     "DiffResult",

@@ -11,7 +11,7 @@ meaning in the figure:
   with its low, middle and high values and the quantity's name, plus a
   ``no value`` swatch when some node has none.
 
-:func:`legend_statement` writes the node; :mod:`graphir.render.dot` hangs
+:func:`legend_statement` writes the node; :mod:`graphir.renderers.dot` hangs
 it below (TB) or right of (LR) the drawing with invisible edges from the
 drawing's sinks. In a top-to-bottom drawing the sections run left to right;
 in a left-to-right drawing they are stacked in a narrow column and the
@@ -19,14 +19,14 @@ colour bar stands upright, high values on top.
 
 Examples
 --------
->>> from graphir.render.themes import get_theme
+>>> from graphir.renderers.themes import get_theme
 >>> html = legend_label([("ops", [("conv", "#D6E4F5")])], get_theme("default"), "TB")
 >>> "conv" in html and 'BGCOLOR="#D6E4F5"' in html
 True
 """
 
-from graphir.render.colors import format_value
-from graphir.render.markup import Html, attr_list, escape_html, font, quote
+from graphir.renderers.colors import format_value
+from graphir.renderers.markup import Html, attr_list, escape_html, font, quote
 
 __all__ = ["LEGEND_NODE", "category_entries", "legend_label", "legend_statement"]
 
@@ -55,7 +55,7 @@ def category_entries(categories, theme):
 
     Examples
     --------
-    >>> from graphir.render.themes import get_theme
+    >>> from graphir.renderers.themes import get_theme
     >>> category_entries(["conv", "shape", "other"], get_theme("mono"))
     [('conv', '#BDBDBD'), ('shape · other', '#FFFFFF')]
     >>> category_entries(["conv", "other"], get_theme("paper"))

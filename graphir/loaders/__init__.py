@@ -5,8 +5,8 @@ for a file it cannot open; torch and onnx are imported only when a file of
 their kind is opened.
 """
 
-from graphir.load.factory import InputSpec, load_factory, make_example_inputs, parse_input_shape
-from graphir.load.kinds import KINDS, detect_kind, split_factory_spec
+from graphir.loaders.factory import InputSpec, load_factory, make_example_inputs, parse_input_shape
+from graphir.loaders.kinds import KINDS, detect_kind, split_factory_spec
 
 __all__ = [
     "KINDS",

@@ -27,7 +27,7 @@ import inspect
 import operator
 
 from graphir import ir
-from graphir.convert._torch_common import (
+from graphir.converters._torch_common import (
     bind_example, canonical_names, import_torch, iter_leaves, json_value, kept_state, leaf_name,
     module_scope, named_tensor_outputs, strip_prefix, value_entries, weight_info,
 )

@@ -33,7 +33,7 @@ import contextlib
 import inspect
 
 from graphir import ir
-from graphir.convert._torch_common import (
+from graphir.converters._torch_common import (
     dtype_name,
     import_torch,
     iter_leaves,

@@ -12,7 +12,7 @@ import re
 import sys
 
 from graphir.errors import InputError, MissingDependencyError
-from graphir.load.kinds import split_factory_spec
+from graphir.loaders.kinds import split_factory_spec
 
 __all__ = ["InputSpec", "parse_input_shape", "make_example_inputs", "load_factory",
            "import_torch"]

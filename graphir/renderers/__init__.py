@@ -1,25 +1,25 @@
 """Static rendering of an IR graph through Graphviz.
 
-* :mod:`graphir.render.dot` — IR → DOT text (pure, no subprocess): clusters,
+* :mod:`graphir.renderers.dot` — IR → DOT text (pure, no subprocess): clusters,
   edges, the legend's placement;
-* :mod:`graphir.render.nodes` — each node's label, look, tooltip, id, class;
-* :mod:`graphir.render.tree` — parameter-tree (state_dict) node labels;
-* :mod:`graphir.render.colors` — colouring nodes by a number (palettes,
+* :mod:`graphir.renderers.nodes` — each node's label, look, tooltip, id, class;
+* :mod:`graphir.renderers.tree` — parameter-tree (state_dict) node labels;
+* :mod:`graphir.renderers.colors` — colouring nodes by a number (palettes,
   colour scales, readable text on a fill);
-* :mod:`graphir.render.legend` — the legend node (op categories, diff
+* :mod:`graphir.renderers.legend` — the legend node (op categories, diff
   states, colour bar);
-* :mod:`graphir.render.labels` — display text for shapes, dtypes, weights,
+* :mod:`graphir.renderers.labels` — display text for shapes, dtypes, weights,
   counts and op categories (shared with the summary table and the CLI);
-* :mod:`graphir.render.markup` — DOT quoting and HTML-label helpers;
-* :mod:`graphir.render.themes` — fonts and colours;
-* :mod:`graphir.render.backend` — runs ``dot`` with a timeout, makes SVG and
+* :mod:`graphir.renderers.markup` — DOT quoting and HTML-label helpers;
+* :mod:`graphir.renderers.themes` — fonts and colours;
+* :mod:`graphir.renderers.backend` — runs ``dot`` with a timeout, makes SVG and
   PDF output deterministic and paper-ready, scales to a width, and writes
   files atomically.
 
 Reads IR attributes only; imports neither torch nor onnx.
 """
 
-from graphir.render.backend import (
+from graphir.renderers.backend import (
     clean_pdf,
     clean_svg,
     find_dot,
@@ -28,8 +28,8 @@ from graphir.render.backend import (
     run_dot,
     write_atomic,
 )
-from graphir.render.colors import QUANTITIES
-from graphir.render.dot import (
+from graphir.renderers.colors import QUANTITIES
+from graphir.renderers.dot import (
     COLOR_BY_OPTIONS,
     DEFAULT_SHOW,
     SHOW_OPTIONS,
@@ -37,14 +37,14 @@ from graphir.render.dot import (
     resolve_color_by,
     to_dot,
 )
-from graphir.render.labels import (
+from graphir.renderers.labels import (
     format_count,
     format_dtype,
     format_shape,
     op_category,
     short_param_name,
 )
-from graphir.render.themes import THEMES, Theme, get_theme
+from graphir.renderers.themes import THEMES, Theme, get_theme
 
 __all__ = [
     "to_dot",

@@ -32,7 +32,7 @@ theirs. Nothing here runs the module.
 import re
 
 from graphir import ir
-from graphir.convert._torch_common import import_torch, json_value, leaf_name, weight_info
+from graphir.converters._torch_common import import_torch, json_value, leaf_name, weight_info
 from graphir.errors import ConversionError
 
 __all__ = ["from_torchscript"]

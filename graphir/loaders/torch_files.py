@@ -4,7 +4,7 @@ Every file is checked before torch opens it, and nothing that would run
 code from the file is opened without the user's opt-in (``--unsafe-load``,
 ``unsafe_load=True``); a refused file is never retried in a less safe way.
 
-- ``torch.save`` files are scanned by :mod:`graphir.load.pickle_scan`; a
+- ``torch.save`` files are scanned by :mod:`graphir.loaders.pickle_scan`; a
   state_dict or checkpoint is then read with ``torch.load(weights_only=True)``.
   One that references other Python objects (a pickled ``nn.Module``, an
   ``argparse.Namespace`` in a checkpoint) is refused unless opted in, and
@@ -31,8 +31,8 @@ import os
 import warnings
 
 from graphir.errors import InputError, UnsafeFileError
-from graphir.load.factory import import_torch
-from graphir.load.pickle_scan import (
+from graphir.loaders.factory import import_torch
+from graphir.loaders.pickle_scan import (
     STATE_DICT_KEYS,
     describe_globals,
     scan_export_archive,
@@ -87,7 +87,7 @@ def load_exported_program(path, *, unsafe_load=False):
     ``torch.export.load`` unpickles parts of the archive with
     ``weights_only=False``, evaluates its symbolic shape expressions with
     ``sympy.sympify`` and loads AOTInductor libraries, so the archive is
-    checked first (:func:`graphir.load.pickle_scan.scan_export_archive`).
+    checked first (:func:`graphir.loaders.pickle_scan.scan_export_archive`).
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 A :class:`Theme` holds everything visual the renderer does not derive from
 the IR: fonts, font sizes, fills by op category (see
-:func:`graphir.render.labels.op_category`), fills for inputs, outputs,
+:func:`graphir.renderers.labels.op_category`), fills for inputs, outputs,
 weights and collapsed modules, cluster fills by nesting depth, edge colour
 and the fills that mark a diff. :data:`THEMES` maps the built-in names to
 themes and :func:`get_theme` looks one up.
@@ -28,7 +28,7 @@ In every theme the four diff fills differ in greyscale lightness, and the
 renderer also marks removed nodes dashed and changed nodes bold. Where a
 fill leaves too little contrast for the theme's text (WCAG 4.5:1 for text,
 3:1 for detail lines), the renderer writes that node in black or white
-instead (:func:`graphir.render.colors.ink_for`).
+instead (:func:`graphir.renderers.colors.ink_for`).
 
 Examples
 --------

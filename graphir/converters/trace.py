@@ -65,11 +65,11 @@ import inspect
 import weakref
 
 from graphir import ir
-from graphir.convert._torch_common import (
+from graphir.converters._torch_common import (
     bind_example, canonical_names, dtype_name, import_torch, iter_leaves, json_value,
     kept_state, named_tensor_outputs, weight_info,
 )
-from graphir.convert.stats import tensor_stats
+from graphir.converters.stats import tensor_stats
 from graphir.errors import ConversionError, GraphIRError
 
 __all__ = ["from_trace"]
@@ -101,7 +101,7 @@ def from_trace(module, example_args, example_kwargs=None, *, name=None, stats=Fa
     name : str, optional
         Model name (default: the module's class name).
     stats : bool
-        Also record activation statistics (:func:`graphir.convert.stats.tensor_stats`)
+        Also record activation statistics (:func:`graphir.converters.stats.tensor_stats`)
         of every op's first output and of every input, as ``stats`` on the node.
 
     Returns

@@ -1,7 +1,7 @@
 """DOT and Graphviz HTML-label text: quoting, escaping, fonts, attribute lists.
 
-Small pure helpers shared by :mod:`graphir.render.dot`,
-:mod:`graphir.render.legend` and :mod:`graphir.render.tree`. Everything
+Small pure helpers shared by :mod:`graphir.renderers.dot`,
+:mod:`graphir.renderers.legend` and :mod:`graphir.renderers.tree`. Everything
 that ends up between ``<`` and ``>`` of an HTML-like label is wrapped in
 :class:`Html` so :func:`attr_list` writes it unquoted.
 

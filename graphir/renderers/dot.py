@@ -2,8 +2,8 @@
 
 :func:`to_dot` is the entry point. Everything it draws comes from IR
 attributes (see :mod:`graphir.ir`); it never looks at framework objects.
-Node labels, looks and tooltips are written by :mod:`graphir.render.nodes`,
-the legend by :mod:`graphir.render.legend`.
+Node labels, looks and tooltips are written by :mod:`graphir.renderers.nodes`,
+the legend by :mod:`graphir.renderers.legend`.
 
 Layout rules
 ------------
@@ -22,7 +22,7 @@ Layout rules
   entry of its scope, so it is drawn in the cluster of the entry above.
 * A parameter tree (source ``state_dict``, all ``module`` nodes) gets no
   clusters — its edges are the hierarchy — and is laid out left to right
-  unless ``rankdir`` says otherwise (see :mod:`graphir.render.tree`).
+  unless ``rankdir`` says otherwise (see :mod:`graphir.renderers.tree`).
 * Folding (:func:`graphir.passes.fold.fold`): a cluster that heads a run
   in ``G.graph["folded"]`` is labelled ``h.0 … h.11 : GPT2Block ×12``.
 * Every node gets a plain-text ``tooltip`` with all its details, an ``id``
@@ -34,7 +34,7 @@ Colours
 -------
 Fills encode the op category; in a diff (nodes with ``diff``) the diff
 state, with removed nodes dashed and changed nodes bold. ``color_by``
-colours nodes by a number instead (:mod:`graphir.render.colors`). A small
+colours nodes by a number instead (:mod:`graphir.renderers.colors`). A small
 legend below the drawing (right of it, left to right) explains whatever the
 colours mean: the op categories drawn, the diff states, or a colour bar.
 
@@ -62,20 +62,20 @@ import re
 
 from graphir.errors import InputError
 from graphir.ir import DIFF_STATES, scope_from_path
-from graphir.render.colors import QUANTITIES, STATS_QUANTITIES, node_value, scale_for
-from graphir.render.labels import OP_CATEGORIES, op_category
-from graphir.render.legend import LEGEND_NODE, category_entries, legend_statement
-from graphir.render.markup import Html, attr_list, escape_html, font, quote, short_module_name
-from graphir.render.nodes import (
+from graphir.renderers.colors import QUANTITIES, STATS_QUANTITIES, node_value, scale_for
+from graphir.renderers.labels import OP_CATEGORIES, op_category
+from graphir.renderers.legend import LEGEND_NODE, category_entries, legend_statement
+from graphir.renderers.markup import Html, attr_list, escape_html, font, quote, short_module_name
+from graphir.renderers.nodes import (
     NodeStyle,
     class_name,
     edge_tensor_text,
     folded_name,
     node_statement,
 )
-from graphir.render.proxies import with_proxies
-from graphir.render.themes import get_theme
-from graphir.render.tree import TREE_GRAPH_ATTRS, is_parameter_tree, is_tree_node
+from graphir.renderers.proxies import with_proxies
+from graphir.renderers.themes import get_theme
+from graphir.renderers.tree import TREE_GRAPH_ATTRS, is_parameter_tree, is_tree_node
 
 __all__ = [
     "SHOW_OPTIONS",
@@ -504,7 +504,7 @@ def to_dot(G, *, theme="default", rankdir=None, show=None, title=None, color_by=
     G : networkx.MultiDiGraph
         A graphir IR (see :mod:`graphir.ir`).
     theme : str or Theme, default "default"
-        A name from :data:`graphir.render.themes.THEMES` or a theme.
+        A name from :data:`graphir.renderers.themes.THEMES` or a theme.
     rankdir : {"TB", "LR", "BT", "RL"}, optional
         Direction of the data flow. None: ``LR`` for a parameter tree
         (source ``state_dict``), else ``TB``.

@@ -6,7 +6,7 @@ import networkx as nx
 import pytest
 
 import graphir
-from graphir.render.themes import THEMES
+from graphir.renderers.themes import THEMES
 
 SAMPLE = "samples/resnet_tiny.onnx"
 
@@ -61,7 +61,7 @@ def _plain(G):
 
 
 def test_as_graph_reclasses_in_place_and_copies_only_foreign_subclasses():
-    from graphir.notebook import Graph, as_graph
+    from graphir.graph import Graph, as_graph
 
     plain = _plain(graphir.load(SAMPLE))
     assert as_graph(plain) is plain and type(plain) is Graph
@@ -107,7 +107,7 @@ def test_repr_counts_ops_and_collapsed_modules():
 # ---- notebook display ------------------------------------------------------------
 
 def test_missing_graphviz_gives_a_message_not_an_exception(monkeypatch, tmp_path):
-    from graphir.notebook import DOT_MISSING
+    from graphir.graph import DOT_MISSING
 
     G = graphir.load(SAMPLE)
     monkeypatch.setenv("PATH", str(tmp_path))            # no `dot` here
@@ -150,7 +150,7 @@ def test_repr_svg_of_a_big_graph_uses_the_node_budget():
             ir.add_edge(G, previous, node)
         previous = node
     start = time.perf_counter()
-    from graphir.notebook import as_graph
+    from graphir.graph import as_graph
 
     assert as_graph(G) is G                              # no copy
     svg = G._repr_svg_()

@@ -48,7 +48,7 @@ import math
 from dataclasses import dataclass
 
 from graphir.ir import node_param_count, numel
-from graphir.render.labels import format_count
+from graphir.renderers.labels import format_count
 
 __all__ = [
     "SEQUENTIAL",

@@ -1,6 +1,6 @@
 """Run Graphviz and write its output safely.
 
-The only module of :mod:`graphir.render` that starts a process or writes
+The only module of :mod:`graphir.renderers` that starts a process or writes
 files. :func:`render_file` is the entry point: it runs ``dot`` with a
 timeout, makes the output deterministic, and replaces the target file
 atomically, so a failed render never leaves a partial file behind.
@@ -12,7 +12,7 @@ Deterministic, paper-ready output
   on hover; screen readers and LaTeX's ``svg`` tool chains read it), so
   every node and cluster group reads ``<g id="node_…" class="node op
   conv"><title>full detail</title>…``. The ``id`` and ``class`` values are
-  the ones :mod:`graphir.render.dot` writes (Graphviz 2.43 passes ``class``
+  the ones :mod:`graphir.renderers.dot` writes (Graphviz 2.43 passes ``class``
   through and prefixes ``node``/``cluster``). :func:`fit_svg_width` sets
   width and height in points to exactly the ``viewBox`` size (Graphviz
   rounds them up to whole points).

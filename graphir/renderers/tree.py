@@ -1,7 +1,7 @@
 """Labels and looks of parameter-tree graphs (source ``state_dict``).
 
 A state_dict without an architecture becomes a tree of ``module`` nodes
-(see :mod:`graphir.convert.state_dict`): edges go from parent to child and
+(see :mod:`graphir.converters.state_dict`): edges go from parent to child and
 each node lists the tensors it owns (``params``, some marked
 ``"kind": "buffer"``, ``"tied_to"`` another name or ``"trainable": False``)
 and element counts (``own_params``, ``subtree_params``, ``own_buffers``,
@@ -14,7 +14,7 @@ Each node is drawn as a left-aligned box::
     weight ⟨64×3×7×7⟩
     running_mean, running_var ⟨64⟩ buffers
 
-The edges already show the hierarchy, so :mod:`graphir.render.dot` draws
+The edges already show the hierarchy, so :mod:`graphir.renderers.dot` draws
 no module clusters for such a graph, lays it out left to right unless told
 otherwise (a 12-layer GPT-2 has ~110 modules and 70 leaves: one column per
 level stays readable where one row per level would be metres wide) and uses
@@ -36,8 +36,8 @@ Examples
 '128 params'
 """
 
-from graphir.render.labels import format_count, format_dtype, format_shape, short_param_name
-from graphir.render.markup import escape_html, font, join_lines, short_module_name, truncate
+from graphir.renderers.labels import format_count, format_dtype, format_shape, short_param_name
+from graphir.renderers.markup import escape_html, font, join_lines, short_module_name, truncate
 
 __all__ = [
     "TREE_GRAPH_ATTRS",

@@ -32,8 +32,8 @@ import os
 import pathlib
 from dataclasses import dataclass, field
 
-from graphir.diff.match import local_param_name
-from graphir.diff.report import format_shape, natural_key
+from graphir.diffing.match import local_param_name
+from graphir.diffing.report import format_shape, natural_key
 from graphir.errors import InputError, MissingDependencyError
 
 __all__ = [
