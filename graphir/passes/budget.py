@@ -24,6 +24,7 @@ from graphir.passes.collapse import collapse
 from graphir.passes.common import IO_KINDS, add_note, copy_graph, home_scopes, module_depth
 from graphir.passes.fold import fold as fold_graph
 from graphir.passes.focus import focus as focus_graph
+from graphir.util.graphs import node_attrs
 
 __all__ = ["DEFAULT_MAX_NODES", "fit_budget", "view"]
 
@@ -43,7 +44,7 @@ def _collapsed_size(G, homes, depth):
     """Node count of ``collapse(G, depth)`` (exact unless a box had to be split)."""
     kept, boxes = 0, set()
     for node, scope in homes.items():
-        if G._node[node].get("kind") in IO_KINDS or len(scope) < depth:
+        if node_attrs(G)[node].get("kind") in IO_KINDS or len(scope) < depth:
             kept += 1
         else:
             boxes.add(scope[depth - 1][0] if depth else "")

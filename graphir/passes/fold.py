@@ -63,10 +63,11 @@ from graphir.passes.common import (
     new_like,
     op_count,
     out_edges,
-    short_name,
     structural_signature,
     weight_counts,
 )
+from graphir.util.text import short_name
+from graphir.util.graphs import succ_map
 
 __all__ = ["fold"]
 
@@ -93,7 +94,7 @@ def _chains_into(G, homes, block, nxt, members, depth):
     level = depth[block] - 1
     feeds = False
     for node in members[block]:
-        for dst in G._succ[node]:
+        for dst in succ_map(G)[node]:
             scope = homes[dst]
             where = scope[level][0] if len(scope) > level else None
             if where == nxt:
@@ -140,7 +141,7 @@ def _removal(G, runs, members):
             removed.update(members[block])
             alias.update(zip(members[block], members[run[0]]))
     for node, kind in G.nodes(data="kind"):
-        if kind in ("param", "const") and node not in removed and G._succ[node] \
+        if kind in ("param", "const") and node not in removed and succ_map(G)[node] \
                 and all(dst in removed for dst, _ in out_edges(G, node)):
             removed.add(node)
     return removed, alias
