@@ -24,6 +24,7 @@ import io
 import json
 
 from graphir import ir
+from graphir.util.hierarchy import module_hierarchy
 from graphir.util.text import short_name as _short_name
 
 __all__ = ["TABLE_FORMATS", "summarize", "format_summary"]
@@ -61,13 +62,8 @@ def _collect_weights(G):
 
 def _collect_modules(G):
     """``{path: [type, depth]}`` in order of first appearance in the graph."""
-    modules = {}
-    for _, data in G.nodes(data=True):
-        for depth, (path, type_name) in enumerate(data.get("scope") or [], start=1):
-            entry = modules.setdefault(path, [type_name, depth])
-            if entry[0] is None:
-                entry[0] = type_name
-    return modules
+    H = module_hierarchy((node, scope or []) for node, scope in G.nodes(data="scope"))
+    return {path: [H.types[path], H.depth[path]] for path in H.order if path}
 
 
 def _is_buffer(info):

@@ -1,6 +1,8 @@
 """The autograd converter: backward ops, module clusters, shapes, saved tensors."""
 
+import collections
 import pathlib
+import re
 
 import pytest
 
@@ -133,3 +135,42 @@ def test_failing_forward_is_a_conversion_error_and_removes_hooks():
     with pytest.raises(ConversionError, match=r"running Linear.forward failed \(RuntimeError"):
         from_autograd(model, (torch.zeros(1, 3),), name="bad")
     assert not model._forward_hooks and not model._forward_pre_hooks
+
+
+def _torchviz_facts(model, args):
+    """grad_fn types (AccumulateGrad excluded: graphir draws those leaves as params) and
+    parameter leaf names of torchviz.make_dot's graph of one forward."""
+    torchviz = pytest.importorskip("torchviz")
+    out = model(*args)
+    if not isinstance(out, torch.Tensor):
+        out = next(v for v in (out.values() if isinstance(out, dict) else vars(out).values())
+                   if isinstance(v, torch.Tensor) and v.grad_fn is not None)
+    dot = torchviz.make_dot(out, params=dict(model.named_parameters()))
+    ops, leaves = collections.Counter(), set()
+    for line in dot.body:
+        match = re.search(r'\[label=(?:"([^"]*)"|(\w+))', line)
+        if not match or "->" in line:
+            continue
+        label = match.group(1) if match.group(1) is not None else match.group(2)
+        if "fillcolor=lightblue" in line:
+            leaves.add(label.split("\n")[0].strip())
+        elif label.endswith(("Backward0", "Backward1", "Backward2")) or "Backward" in label:
+            ops[label] += 1
+    return ops, leaves
+
+
+@pytest.mark.parametrize("factory", ["resnet_tiny", "gpt2_tiny"])
+def test_torchviz_oracle_same_grad_fns_and_parameter_leaves(factory):
+    from samples import gpt2, resnet
+
+    make = {"resnet_tiny": resnet.resnet_tiny, "gpt2_tiny": gpt2.gpt2_tiny}[factory]
+    model, args = make()[:2]
+    args = args if isinstance(args, tuple) else (args,)
+    expected_ops, expected_leaves = _torchviz_facts(model, args)
+    G = from_autograd(model, args, name=factory)
+    ops = collections.Counter(d["op"] for _, d in G.nodes(data=True) if d["kind"] == "op")
+    leaves = {name for _, d in G.nodes(data=True) for name, info in d["params"].items()
+              if info.get("kind") != "buffer"}
+    assert sum(expected_ops.values()) > 10 and len(expected_leaves) > 5
+    assert ops == expected_ops
+    assert leaves == expected_leaves

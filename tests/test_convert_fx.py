@@ -139,17 +139,6 @@ def _shape_coverage(G):
     return len(shaped) / len(ops)
 
 
-def _check_golden(G, filename):
-    path = GOLDENS / filename
-    text = serialize.to_json(G)
-    if os.environ.get("GRAPHIR_REGEN_GOLDENS") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"missing golden {path}; run with GRAPHIR_REGEN_GOLDENS=1"
-    assert text == path.read_text(encoding="utf-8"), \
-        f"{filename} differs from the converter's output; if intended, regenerate it"
-
-
 # --------------------------------------------------------------------------
 # Session fixtures (one capture per model)
 # --------------------------------------------------------------------------
@@ -520,8 +509,8 @@ def test_conversion_is_deterministic(resnet_tiny_export):
     ("resnet_tiny_export", "export_resnet_tiny.json"),
     ("resnet_tiny_fx", "fx_resnet_tiny.json"),
 ])
-def test_goldens(fixture, golden, request):
-    _check_golden(request.getfixturevalue(fixture), golden)
+def test_goldens(fixture, golden, request, check_ir_golden):
+    check_ir_golden(request.getfixturevalue(fixture), golden)
 
 
 # --------------------------------------------------------------------------

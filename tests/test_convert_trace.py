@@ -157,17 +157,6 @@ def _compute_ops_by_module(G):
     return {module: sorted(ops) for module, ops in found.items()}
 
 
-def _check_golden(G, filename):
-    path = GOLDENS / filename
-    text = serialize.to_json(G)
-    if os.environ.get("GRAPHIR_REGEN_GOLDENS") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"missing golden {path}; run with GRAPHIR_REGEN_GOLDENS=1"
-    assert text == path.read_text(encoding="utf-8"), \
-        f"{filename} differs from the converter's output; if intended, regenerate it"
-
-
 # --------------------------------------------------------------------------
 # Session fixtures (one capture per model)
 # --------------------------------------------------------------------------
@@ -234,8 +223,8 @@ def test_capture_is_deterministic(fixture, request):
     assert serialize.to_json(again) == serialize.to_json(request.getfixturevalue(fixture))
 
 
-def test_golden(resnet_tiny_trace):
-    _check_golden(resnet_tiny_trace, "trace_resnet_tiny.json")
+def test_golden(resnet_tiny_trace, check_ir_golden):
+    check_ir_golden(resnet_tiny_trace, "trace_resnet_tiny.json")
 
 
 # --------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from graphir import ir
-from graphir.diffing.match import (local_param_name, match_graphs, module_tree,
+from graphir.diffing.match import (local_param_name, match_graphs, signature_tree,
                                    parent_path)
 from graphir.util.graphs import pred_map, succ_map
 
@@ -219,7 +219,7 @@ def diff_graphs(old, new, *, union=True):
         a changed node's ``changes`` say what differs (:func:`node_changes`,
         plus ``inputs`` from :func:`input_changes` when it is rewired).
     """
-    t_old, t_new = module_tree(old), module_tree(new)
+    t_old, t_new = signature_tree(old), signature_tree(new)
     matching = match_graphs(old, new, trees=(t_old, t_new))
     matches = matching.nodes
     inverse = {n: o for o, n in matches.items()}

@@ -59,13 +59,14 @@ from difflib import SequenceMatcher
 
 import networkx as nx
 from graphir.util.graphs import node_attrs, succ_map
+from graphir.util.hierarchy import module_chain, module_hierarchy
 
 __all__ = [
     "Matching",
     "ModuleTree",
     "match_graphs",
     "match_nodes",
-    "module_tree",
+    "signature_tree",
     "topological_order",
     "node_label",
     "local_param_name",
@@ -221,23 +222,12 @@ def _common_module(a, b):
 
 def _tree_skeleton(G, order):
     """Direct nodes, children (first-appearance order) and occurrence index."""
-    direct = defaultdict(list)
-    children = defaultdict(list)
-    known = {""}
-    occurrence = {}
-    for node in order:
-        path = G.nodes[node].get("module") or ""
-        occurrence[node] = len(direct[path])
-        direct[path].append(node)
-        while path not in known:
-            known.add(path)
-            parent = parent_path(path)
-            children[parent].append(path)
-            path = parent
-    return direct, children, occurrence, known
+    H = module_hierarchy((node, module_chain(G.nodes[node])) for node in order)
+    occurrence = {node: k for nodes in H.members.values() for k, node in enumerate(nodes)}
+    return H.members, H.children, occurrence, set(H.types)
 
 
-def module_tree(G, order=None):
+def signature_tree(G, order=None):
     """Build the :class:`ModuleTree` of ``G`` with its signatures.
 
     A module's signature hashes, bottom-up, its children's signatures with
@@ -712,14 +702,14 @@ def match_graphs(old, new, *, trees=None):
     old, new : networkx.MultiDiGraph
         IR graphs (schema graphir/1).
     trees : tuple of ModuleTree, optional
-        Precomputed :func:`module_tree` of ``old`` and ``new``.
+        Precomputed :func:`signature_tree` of ``old`` and ``new``.
 
     Returns
     -------
     Matching
         Node pairs (in ``old``'s order), module pairs and module renames.
     """
-    t_old, t_new = trees or (module_tree(old), module_tree(new))
+    t_old, t_new = trees or (signature_tree(old), signature_tree(new))
     if _fingerprint(t_old) <= _fingerprint(t_new):
         nodes, modules = _match_directed(old, new, t_old, t_new)
     else:

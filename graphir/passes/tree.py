@@ -26,17 +26,9 @@ Examples
 """
 
 from graphir.passes.common import home_scopes, op_count, open_repeats, repeat_factor, weight_counts
+from graphir.util.hierarchy import module_hierarchy, preorder
 
 __all__ = ["module_tree", "list_modules"]
-
-
-def _preorder(tree):
-    ordered, stack = {}, [""]
-    while stack:
-        path = stack.pop()
-        ordered[path] = tree[path]
-        stack.extend(reversed(tree[path]["children"]))
-    return ordered
 
 
 def module_tree(G):
@@ -60,23 +52,14 @@ def module_tree(G):
         ``params`` include sub-modules; ``params`` counts each distinct
         weight once.
     """
-    tree = {"": {"type": None, "depth": 0, "parent": None, "ops": 0, "params": 0,
-                 "children": []}}
-    weights = {"": {}}
+    homes = home_scopes(G)
+    H = module_hierarchy(homes.items())
+    tree = {path: {"type": H.types[path], "depth": H.depth[path], "parent": H.parent[path],
+                   "ops": 0, "params": 0, "children": H.children[path]} for path in H.order}
+    weights = {path: {} for path in H.order}
     repeats = open_repeats(G)
-    for node, scope in home_scopes(G).items():
+    for node, scope in homes.items():
         data = G.nodes[node]
-        parent = ""
-        for depth, (path, mtype) in enumerate(scope, 1):
-            entry = tree.get(path)
-            if entry is None:
-                entry = tree[path] = {"type": mtype, "depth": depth, "parent": parent,
-                                      "ops": 0, "params": 0, "children": []}
-                tree[parent]["children"].append(path)
-                weights[path] = {}
-            elif entry["type"] is None:
-                entry["type"] = mtype
-            parent = path
         base_ops, repeat = op_count(data), data.get("repeat") or 1
         for level, path in enumerate([""] + [p for p, _ in scope]):
             factor = repeat_factor(scope, level, repeats)
@@ -86,7 +69,7 @@ def module_tree(G):
             weights[path].update(weight_counts(node, data, factor))
     for path, entry in tree.items():
         entry["params"] = sum(weights[path].values())
-    return _preorder(tree)
+    return {path: tree[path] for path in preorder(H)}
 
 
 def list_modules(G):
