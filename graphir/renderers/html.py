@@ -211,7 +211,7 @@ def _param_row(name, info):
         for d in shape:
             count *= d
     row = {"name": name, "shape": format_shape(shape), "dtype": format_dtype(info.get("dtype")),
-           "count": "?" if count is None else format_count(count)}
+           "count": "?" if count is None else f"{count:,}"}
     extra = [f"{key}={info[key]}" for key in ("kind", "trainable", "tied_to") if key in info]
     if extra:
         row["note"] = ", ".join(str(word) for word in extra)
