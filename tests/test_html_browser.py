@@ -179,7 +179,7 @@ def test_hostile_model_strings_show_as_text_and_run_nothing(browser, pages):
     assert p.page.evaluate("window.__pwned") is None
     assert "</script>" in p.page.inner_text("#page-title")
     assert "<script>" in p.page.inner_text("#notes")          # the doc string, as text
-    assert p.page.locator("img").count() == 0 and p.page.locator("script").count() == 3  # data, one SVG, viewer
+    assert p.page.locator("img").count() == 0 and p.page.locator("script").count() == 2  # data, viewer (the SVG is inline)
     p.page.fill("#search", "relu")
     p.page.press("#search", "Enter")
     text = p.page.inner_text("#panel")

@@ -16,10 +16,11 @@ Safety
   type="application/json">`` with ``<``, ``>`` and ``&`` written as
   ``\\u003c`` … (so ``</script>`` in a name cannot end the element), and the
   viewer inserts them with ``textContent``.
-* Each SVG sits in a ``<script type="image/svg+xml">`` element, with ``</``
-  written ``<\\/`` (an SVG never contains ``<\\``, so the viewer restores it
-  exactly) and comments removed; Graphviz has already XML-escaped every
-  label. The viewer parses it with ``DOMParser`` as XML.
+* The first drawing is inline SVG (Graphviz has XML-escaped every label;
+  comments are removed). Each other SVG sits in a ``<script
+  type="image/svg+xml">`` element, with ``</`` written ``<\\/`` (an SVG never
+  contains ``<\\``, so the viewer restores it exactly); the viewer parses it
+  with ``DOMParser`` as XML when it is opened.
 
 Examples
 --------
@@ -297,10 +298,13 @@ def build_page(*, kind, meta, nodes, order, states, rendered, where=None, diff=N
         f"<title>{title}</title>",
         f"<style>{_asset('viewer.css')}</style>", "</head>",
         f'<body class="kind-{kind}">',
-        _asset("viewer.html"),
+        # the first drawing is inline (parsed with the page: fastest first paint); the
+        # others wait, unparsed, in script elements until the viewer opens them
+        _asset("viewer.html").replace('<div id="canvas"></div>',
+                                      f'<div id="canvas">{rendered[0].svg.strip()}</div>'),
         f'<script type="application/json" id="graphir-data">{json_for_script(data)}</script>',
     ]
-    for index, state in enumerate(rendered):
+    for index, state in enumerate(rendered[1:], start=1):
         parts.append(f'<script type="image/svg+xml" id="graphir-svg-{index}">'
                      f"{svg_for_script(state.svg)}</script>")
     parts += [f"<script>{_asset('viewer.js')}</script>", "</body>", "</html>", ""]

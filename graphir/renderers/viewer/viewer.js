@@ -63,6 +63,13 @@
   function showState(index, keepView) {
     if (index === cur) return;
     var node = svgCache[index];
+    if (!node && index === 0 && canvas.firstElementChild) {
+      // the first drawing is inline in the page (parsed once, with the HTML)
+      node = canvas.firstElementChild;
+      var vb = (node.getAttribute("viewBox") || "0 0 100 100").split(/[\s,]+/).map(Number);
+      node.setAttribute("width", vb[2]); node.setAttribute("height", vb[3]);
+      svgCache[0] = node;
+    }
     if (!node) {
       var doc = new DOMParser().parseFromString(svgText(index), "image/svg+xml");
       var root = doc.documentElement;
@@ -72,19 +79,28 @@
       node.setAttribute("width", box[2]); node.setAttribute("height", box[3]);
       svgCache[index] = node;
     }
-    canvas.textContent = "";
-    canvas.appendChild(node);
+    if (canvas.firstElementChild !== node || canvas.childNodes.length !== 1) {
+      canvas.textContent = "";
+      canvas.appendChild(node);
+    }
     svg = node; cur = index;
     var st = STATES[index];
-    domOf = {}; irOf = {}; nodeEls = {}; edgeEls = {};
-    for (var d in st.dom) {
-      var e = node.getElementById ? node.getElementById(d) : null;
-      if (!e) e = document.getElementById(d);
-      if (!e) continue;
-      nodeEls[d] = e; irOf[d] = st.dom[d];
-      if (!(st.dom[d] in domOf)) domOf[st.dom[d]] = d;
-      if (st.opens[st.dom[d]] !== undefined) e.classList.add("openable");
-    }
+    domOf = {}; irOf = st.dom; edgeEls = null;
+    // element lookups are lazy: a 2,000-node drawing paints before they are needed
+    nodeEls = new Proxy({}, { get: function (cache, d) {
+      if (!(d in cache)) cache[d] = irOf[d] !== undefined ? document.getElementById(d) : null;
+      return cache[d];
+    } });
+    for (var d in st.dom) if (!(st.dom[d] in domOf)) domOf[st.dom[d]] = d;
+    for (var opened in st.opens) { var od = domOf[opened]; if (od && nodeEls[od]) nodeEls[od].classList.add("openable"); }
+    buildBoxIndex();
+    marked = [];
+    renderCrumbs();
+    highlightMatches();
+    if (selected && domOf[selected]) nodeEls[domOf[selected]].classList.add("selected");
+    if (!keepView) fit();
+  }
+  function edgeIndex(st) {
     var adj = {};
     for (var eid in st.edges) {
       var ends = st.edges[eid], ge = document.getElementById(eid);
@@ -92,11 +108,7 @@
       (adj[ends[0]] = adj[ends[0]] || []).push([ge, "hl-out"]);
       (adj[ends[1]] = adj[ends[1]] || []).push([ge, "hl-in"]);
     }
-    edgeEls = adj;
-    renderCrumbs();
-    highlightMatches();
-    if (selected && domOf[selected]) nodeEls[domOf[selected]].classList.add("selected");
-    if (!keepView) fit();
+    return adj;
   }
   function rootOf(index) { while (STATES[index].parent !== null && STATES[index].parent !== undefined) index = STATES[index].parent; return index; }
   function renderCrumbs() {
@@ -197,6 +209,7 @@
     var g = nodeTarget(ev);
     hovered.forEach(function (p) { p[0].classList.remove(p[1]); }); hovered = [];
     if (!g) return;
+    if (!edgeEls) edgeEls = edgeIndex(STATES[cur]);
     (edgeEls[g.id] || []).forEach(function (p) { p[0].classList.add(p[1]); hovered.push(p); });
     var rec = NODES[irOf[g.id]];
     setStatus(rec ? (rec.label || rec.name || irOf[g.id]) + "  ·  " + (rec.op || "") + (rec.module ? "  ·  " + rec.module : "") : "");
@@ -359,20 +372,22 @@
       if (r && r.kind === "module") (r.folded || [r.module]).forEach(function (p) { if (p && !boxIndex[p]) boxIndex[p] = d; });
     }
   }
+  var marked = [];
   function highlightMatches() {
     if (!svg) return;
-    var old = svg.querySelectorAll("g.node.match, g.node.current");
-    for (var i = 0; i < old.length; i++) old[i].classList.remove("match", "current");
-    buildBoxIndex();
+    for (var i = 0; i < marked.length; i++) marked[i].classList.remove("match", "current");
+    marked = [];
     for (var m = 0; m < matches.length; m++) {
       var d = domOf[matches[m]] || boxFor(matches[m]);
-      if (d) nodeEls[d].classList.add("match");
+      if (d && !nodeEls[d].__m) { nodeEls[d].__m = 1; nodeEls[d].classList.add("match"); marked.push(nodeEls[d]); }
     }
+    for (var j = 0; j < marked.length; j++) marked[j].__m = 0;
   }
   function search(q) {
     var t0 = performance.now();
     q = q.trim().toLowerCase(); matches = []; matchIndex = -1;
     if (q) for (var i = 0; i < HAY.length; i++) if (HAY[i].indexOf(q) >= 0) matches.push(ORDER[i]);
+    window.__graphirLastMatchMs = performance.now() - t0;
     highlightMatches();
     window.__graphirLastSearchMs = performance.now() - t0;
     $("search-count").textContent = q ? (matches.length ? matches.length + " found" : "none") : "";
@@ -385,7 +400,7 @@
     goTo(id);
     highlightMatches();
     var d = domOf[id] || (DATA.where[id] ? domOf[DATA.where[id][1]] : null) || boxFor(id);
-    if (d) nodeEls[d].classList.add("current");
+    if (d) { nodeEls[d].classList.add("current"); marked.push(nodeEls[d]); }
     $("search-count").textContent = (matchIndex + 1) + " / " + matches.length;
   }
   var searchTimer = null;
