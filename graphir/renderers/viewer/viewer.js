@@ -34,6 +34,9 @@
   (meta.about || []).forEach(function (row) { notes.push(row[0] + ": " + row[1]); });
   notes.forEach(function (n) { $("notes").appendChild(el("div", n)); });
   var leftOut = DATA.leftOut || [];
+  $("left-out").appendChild(el("div", "This page holds " + DATA.states.length + " precomputed drawing" +
+    (DATA.states.length === 1 ? "" : "s") + ": the first view" + (DATA.states.length > 1 ?
+    " and the inside of each module you can open (copies of a ×N block share the first copy's drawing)." : ".")));
   if (leftOut.length) {
     var p = $("left-out");
     p.appendChild(el("strong", "Not precomputed (file-size budget): "));
@@ -247,9 +250,9 @@
     if (target === null) { select(id, false); setStatus("not drawn in any precomputed view"); return; }
     showState(target, true);
     selected = id; clearSelected();
+    showPanel(id, shown !== id ? shown : null);   // first: the panel narrows the drawing
     var d = domOf[shown];
     if (d) { nodeEls[d].classList.add("selected"); zoomTo(d); }
-    showPanel(id, shown !== id ? shown : null);
   }
   function row(table, cells, cls) {
     var tr = el("tr"); if (cls) tr.className = cls;
@@ -270,7 +273,7 @@
     body.appendChild(el("h2", r.label || r.name || id));
     var t = el("table"); body.appendChild(t);
     row(t, ["id", el("span", id, "mono")]);
-    if (r.name && r.name !== r.label) row(t, ["name", r.name]);
+    if (r.name && r.name !== r.label && r.name !== id) row(t, ["name", r.name]);
     row(t, ["op", r.op + (r.kind && r.kind !== "op" ? "  (" + r.kind + ")" : "")]);
     row(t, ["module", (r.module || "(root)") + (r.module_type ? " : " + r.module_type : "")]);
     if (r.diff) row(t, ["diff", r.diff]);
@@ -461,8 +464,12 @@
     if (!hops.length) $("context-toggle").hidden = true;
     hops.forEach(function (h) { var o = el("option", h); o.value = h; $("context-hops").appendChild(o); });
     function contextState() { return $("context-on").checked ? diff.context[$("context-hops").value] : 0; }
-    $("context-on").addEventListener("change", function () { showState(contextState()); });
-    $("context-hops").addEventListener("change", function () { if ($("context-on").checked) showState(contextState()); });
+    function switchContext() {
+      showState(contextState());
+      if (selected && domOf[selected]) zoomTo(domOf[selected]);
+    }
+    $("context-on").addEventListener("change", switchContext);
+    $("context-hops").addEventListener("change", function () { if ($("context-on").checked) switchContext(); });
     var list = $("change-list");
     if (!diff.groups.length) list.appendChild(el("p", "No differences."));
     diff.groups.forEach(function (g) {
