@@ -328,9 +328,10 @@ def _change_groups(U):
         key = next((prefix for prefix in reversed(_prefixes(module)) if prefix in whole), module)
         words = describe_changes(data.get("changes") or {}) if state == "changed" else []
         label = data.get("label") or data.get("name") or data.get("op") or node
+        inner = module[len(key):].lstrip(".") if key else module
         groups.setdefault(key, []).append({
             "id": node, "state": state, "label": str(label), "op": str(data.get("op") or ""),
-            "text": "; ".join(words)})
+            "text": "; ".join(words), "where": inner})
     return [{"module": module, "type": types.get(module) or "", "whole": whole.get(module),
              "entries": groups[module]} for module in sorted(groups, key=natural_key)]
 

@@ -113,3 +113,22 @@ def test_budget_leaves_modules_out_and_says_how_to_draw_them():
     assert len(data["states"]) == 1
     assert data["leftOut"] == [{"path": "h", "command": "graphir render gpt2.py:f --focus h "
                                                           "-o h.html"}]
+
+
+def test_diff_page_carries_old_and_new_of_changed_nodes():
+    old = graphir.load("samples/resnet_tiny.onnx")
+    new = old.copy()
+    node = next(n for n, d in new.nodes(data=True) if d["op"] == "Conv" and "layer2" in d["module"])
+    data = new.nodes[node]
+    data["params"] = {k: dict(v, shape=[v["shape"][0] * 2] + v["shape"][1:])
+                      for k, v in data["params"].items()}
+    page = explore.diff_page(graphir.diff(old, new), old_name="a.onnx", new_name="b.onnx")
+    info = _data(page)
+    record = info["nodes"][node]
+    assert record["diff"] == "changed" and record["oldId"] == node
+    assert record["old"]["params"][0]["shape"] != record["params"][0]["shape"]
+    assert info["diff"]["counts"]["changed"] == 1
+    group = info["diff"]["groups"][0]
+    assert group["module"] == data["module"] and group["entries"][0]["id"] == node
+    assert "params weight" in group["entries"][0]["text"]
+    assert set(info["diff"]["context"]) == {"1", "2", "3"}

@@ -308,10 +308,12 @@
     }
     if (r.outputs) {
       section(body, "Outputs");
-      var ot = el("table"); body.appendChild(ot); header(ot, ["#", "shape", "dtype"].concat(r.old ? ["old"] : []));
+      var ot = el("table"); body.appendChild(ot);
+      header(ot, r.old ? ["#", DATA.diff.oldName, DATA.diff.newName] : ["#", "shape", "dtype"]);
       r.outputs.forEach(function (o, k) {
-        var old = r.old && r.old.outputs && r.old.outputs[k];
-        row(ot, [k, o.shape, o.dtype].concat(r.old ? [old ? old.shape + " " + old.dtype : "—"] : []));
+        if (!r.old) { row(ot, [k, o.shape, o.dtype]); return; }
+        var old = r.old.outputs && r.old.outputs[k], was = old ? old.shape + " " + old.dtype : "—";
+        row(ot, [k, was, o.shape + " " + o.dtype], was !== o.shape + " " + o.dtype ? "new" : null);
       });
     }
     if (r.in && r.in.length) {
@@ -341,9 +343,12 @@
     if (r.attrs) {
       section(body, "Attributes");
       var at = el("table"); body.appendChild(at);
+      if (r.old) header(at, ["name", DATA.diff.oldName, DATA.diff.newName]);
       Object.keys(r.attrs).sort().forEach(function (k) {
-        var old = r.old && r.old.attrs ? r.old.attrs[k] : undefined;
-        row(at, [k, value(r.attrs[k])].concat(r.old ? [old === undefined ? "—" : value(old)] : []));
+        if (!r.old) { row(at, [k, value(r.attrs[k])]); return; }
+        var old = r.old.attrs ? r.old.attrs[k] : undefined, now = value(r.attrs[k]);
+        old = old === undefined ? "—" : value(old);
+        row(at, [k, old, now], old !== now ? "new" : null);
       });
     }
     if (r.input_shapes) { section(body, "Input shapes"); body.appendChild(el("div", value(r.input_shapes), "mono")); }
@@ -488,6 +493,7 @@
         var a = el("a", null, "change"); a.href = "#"; a.setAttribute("data-node", e.id);
         a.style.borderLeftColor = fills[e.state] || "#ccc";
         a.appendChild(el("span", (e.state === "added" ? "+ " : e.state === "removed" ? "− " : "~ ") + e.label + (e.op && e.op !== e.label ? " (" + e.op + ")" : "")));
+        if (e.where) a.appendChild(el("span", "  " + e.where, "where"));
         if (e.text) a.appendChild(el("span", e.text, "what"));
         a.addEventListener("click", function (ev) { ev.preventDefault(); goTo(e.id); });
         box.appendChild(a);
