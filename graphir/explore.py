@@ -48,6 +48,13 @@ def _box_paths(data):
     return list(folded) if folded else ([path] if path else [])
 
 
+def _budgets(depth, max_nodes):
+    """``(first view's max_nodes, insides' max_nodes)`` as the CLI reads ``--max-nodes``."""
+    if max_nodes is None:
+        max_nodes = passes.DEFAULT_MAX_NODES if depth is None else 0
+    return max_nodes, (max_nodes if max_nodes else passes.DEFAULT_MAX_NODES)
+
+
 def _draw_options(theme, show, rankdir, color_by, timeout):
     return dict(theme=theme, show=show, rankdir=rankdir, color_by=color_by, timeout=timeout)
 
@@ -225,7 +232,7 @@ def _drawn_map(states, rendered):
 
 def model_page(G, *, title=None, source_info=None, command_line=None, theme="default",
                show=None, rankdir=None, color_by=None, depth=None, focus=None, fold=True,
-               max_nodes=passes.DEFAULT_MAX_NODES, budget_bytes=DEFAULT_BUDGET_BYTES,
+               max_nodes=None, budget_bytes=DEFAULT_BUDGET_BYTES,
                max_states=MAX_STATES, version=None, timeout=120):
     """One self-contained interactive HTML page to explore an IR graph.
 
@@ -245,6 +252,9 @@ def model_page(G, *, title=None, source_info=None, command_line=None, theme="def
     depth, focus, fold, max_nodes
         View options, as for :func:`graphir.passes.view`; they give the
         first view (the same as a static render with these options).
+        ``max_nodes`` None means the CLI's rule: the default budget without
+        ``depth``, none with it. A module's inside is always drawn within
+        ``max_nodes`` when it is positive, else the default budget.
     budget_bytes : int
         SVG bytes allowed for module insides beyond the first view.
     max_states : int
@@ -268,13 +278,14 @@ def model_page(G, *, title=None, source_info=None, command_line=None, theme="def
     """
     draw = _draw_options(theme, show, rankdir, color_by, timeout)
     name = G.graph.get("name") or "model"
+    max_nodes, inside_nodes = _budgets(depth, max_nodes)
     root = passes.view(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes)
     states = [ViewState(root, title=focus or name, path=focus or None)]
     rendered = [render_state(root, title=title, **draw)]
     by_path = {focus: 0} if focus else {}
     left_out = []
     model = source_info or "MODEL"
-    _grow_states(G, states, rendered, by_path, fold=fold, max_nodes=max_nodes, draw=draw,
+    _grow_states(G, states, rendered, by_path, fold=fold, max_nodes=inside_nodes, draw=draw,
                  budget_bytes=budget_bytes, max_states=max_states, left_out=left_out,
                  command_for=lambda path: f"graphir render {model} --focus {path} -o "
                                           f"{path.replace('.', '_') or 'inside'}.html")
@@ -338,7 +349,7 @@ def _change_groups(U):
 
 def diff_page(result, *, old_name="old", new_name="new", command_line=None, title=None,
               theme="default", show=None, rankdir=None, depth=None, fold=True,
-              max_nodes=passes.DEFAULT_MAX_NODES, contexts=(1, 2, 3),
+              max_nodes=None, contexts=(1, 2, 3),
               budget_bytes=DEFAULT_BUDGET_BYTES, max_states=MAX_STATES, version=None,
               timeout=120):
     """One self-contained interactive HTML page to explore a model diff.
@@ -355,7 +366,7 @@ def diff_page(result, *, old_name="old", new_name="new", command_line=None, titl
     theme, show, rankdir
         Drawing options.
     depth, fold, max_nodes
-        View options of the full view (as for :func:`graphir.passes.view`).
+        View options of the full view, as for :func:`model_page`.
     contexts : iterable of int
         Hop counts offered by the "only changes and N hops" toggle (each
         is one precomputed drawing).
@@ -380,6 +391,7 @@ def diff_page(result, *, old_name="old", new_name="new", command_line=None, titl
                          hint="call diff_graphs(old, new) with union=True")
     draw = _draw_options(theme, show, rankdir, None, timeout)
     heading = title or f"{old_name} → {new_name}"
+    max_nodes, inside_nodes = _budgets(depth, max_nodes)
     root = passes.view(U, depth=depth, fold=fold, max_nodes=max_nodes)
     states = [ViewState(root, title="whole model")]
     rendered = [render_state(root, title=heading, **draw)]
@@ -392,7 +404,7 @@ def diff_page(result, *, old_name="old", new_name="new", command_line=None, titl
             states.append(ViewState(C, title=f"changes ± {hops} hop" + ("s" if hops > 1 else ""),
                                     root=f"context{hops}"))
             rendered.append(render_state(C, title=f"{heading} (changes ± {hops})", **draw))
-    _grow_states(U, states, rendered, by_path, fold=fold, max_nodes=max_nodes, draw=draw,
+    _grow_states(U, states, rendered, by_path, fold=fold, max_nodes=inside_nodes, draw=draw,
                  budget_bytes=budget_bytes, max_states=max_states, left_out=left_out,
                  command_for=lambda path: f"graphir diff {old_name} {new_name} "
                                           f"--focus {path} -o {path.replace('.', '_')}.html")
