@@ -60,10 +60,16 @@ def _draw_options(theme, show, rankdir, color_by, timeout):
 
 
 def _grow_states(G, states, rendered, by_path, *, fold, max_nodes, draw, budget_bytes,
-                 max_states, left_out, command_for):
-    """Add the inside of every openable module box, breadth first, within the budget."""
+                 max_states, left_out, command_for, shared=None):
+    """Add the inside of every openable module box, breadth first, within the budget.
+
+    With ``shared`` (a dict, filled here), boxes with the same structural
+    ``signature`` (unfolded copies of a block) share one drawing: the first
+    copy's; ``shared`` maps each other copy's path to that copy's path.
+    """
     if G.graph.get("source") == "state_dict":
         return
+    by_signature = {}
     spent = sum(r.size for r in rendered[1:])
     queue = list(range(len(states)))
     seen_left = {item["path"] for item in left_out}
@@ -77,9 +83,16 @@ def _grow_states(G, states, rendered, by_path, *, fold, max_nodes, draw, budget_
             if not paths or node.startswith("elided:"):
                 continue
             head = paths[0]
+            signature = data.get("signature")
+            if shared is not None and head not in by_path and signature in by_signature:
+                first = by_signature[signature]
+                by_path[head] = by_path[first]
+                shared[head] = first
             if head in by_path:
                 if by_path[head] != index:
                     state.opens[node] = by_path[head]
+                    if head in (shared or {}):
+                        state.aliases[node] = shared[head]
                 continue
             if state.root != "full":
                 continue
@@ -101,6 +114,8 @@ def _grow_states(G, states, rendered, by_path, *, fold, max_nodes, draw, budget_
                                   **draw)
             spent += result.size
             by_path[head] = len(states)
+            if signature:
+                by_signature.setdefault(signature, head)
             state.opens[node] = len(states)
             queue.append(len(states))
             states.append(ViewState(inner, title=title, parent=index, path=head,
@@ -108,9 +123,9 @@ def _grow_states(G, states, rendered, by_path, *, fold, max_nodes, draw, budget_
             rendered.append(result)
 
 
-def _twins(states):
+def _twins(states, shared=None):
     """Module path → the first path of its folded run (from boxes and open runs)."""
-    twins = {}
+    twins = dict(shared or {})
     for state in states:
         for record in (state.graph.graph.get("folded") or {}).values():
             paths = record.get("paths") or []
@@ -130,14 +145,14 @@ def _prefixes(path):
     return [".".join(parts[:k]) for k in range(len(parts), 0, -1)]
 
 
-def _locate(G, states, drawn):
+def _locate(G, states, drawn, shared=None):
     """Where each node no state draws can be found: ``{id: [state, shown id]}``.
 
     A node in the second copy of a folded run is shown as its twin in the
     first copy when that node exists (ids are ``<module path>/<op>#k``);
     otherwise as the deepest module box that holds it.
     """
-    twins = _twins(states)
+    twins = _twins(states, shared)
     boxes = []
     for index, state in enumerate(states):
         table = {}
@@ -285,8 +300,10 @@ def model_page(G, *, title=None, source_info=None, command_line=None, theme="def
     by_path = {focus: 0} if focus else {}
     left_out = []
     model = source_info or "MODEL"
+    shared = {}
     _grow_states(G, states, rendered, by_path, fold=fold, max_nodes=inside_nodes, draw=draw,
                  budget_bytes=budget_bytes, max_states=max_states, left_out=left_out,
+                 shared=shared,
                  command_for=lambda path: f"graphir render {model} --focus {path} -o "
                                           f"{path.replace('.', '_') or 'inside'}.html")
     nodes = _node_table([G] + [state.graph for state in states])
@@ -298,7 +315,8 @@ def model_page(G, *, title=None, source_info=None, command_line=None, theme="def
         "counts": {"nodes": G.number_of_nodes(), "shown": root.number_of_nodes()},
     }
     return build_page(kind="model", meta=meta, nodes=nodes, order=list(nodes), states=states,
-                      rendered=rendered, where=_locate(G, states, drawn), left_out=left_out,
+                      rendered=rendered, where=_locate(G, states, drawn, shared),
+                      left_out=left_out,
                       theme=theme)
 
 

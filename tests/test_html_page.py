@@ -132,3 +132,15 @@ def test_diff_page_carries_old_and_new_of_changed_nodes():
     assert group["module"] == data["module"] and group["entries"][0]["id"] == node
     assert "params weight" in group["entries"][0]["text"]
     assert set(info["diff"]["context"]) == {"1", "2", "3"}
+
+
+def test_unfolded_identical_blocks_share_one_drawing():
+    from tests.html_pages import gpt2_graph
+
+    data = _data(explore.model_page(gpt2_graph(3), depth=2, fold=False))
+    root = data["states"][0]
+    assert {box: root["opens"][box] for box in ("module:h.1", "module:h.2")} == \
+        {"module:h.1": root["opens"]["module:h.0"], "module:h.2": root["opens"]["module:h.0"]}
+    assert root["aliases"] == {"module:h.1": "h.0", "module:h.2": "h.0"}
+    assert len(data["states"]) == 2
+    assert data["where"]["h.2.mlp.c_fc/addmm#0"] == [1, "h.0.mlp.c_fc/addmm#0"]

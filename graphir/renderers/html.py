@@ -81,6 +81,9 @@ class ViewState:
         Which family of states it belongs to: ``"full"`` or ``"context<N>"``.
     opens : dict
         Module node id (in ``graph``) → index of the state showing its inside.
+    aliases : dict
+        Module node id → the module path whose drawing ``opens`` shows
+        instead (a copy with the same structure).
     """
 
     graph: object
@@ -89,6 +92,7 @@ class ViewState:
     path: object = None
     root: str = "full"
     opens: dict = field(default_factory=dict)
+    aliases: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -286,7 +290,7 @@ def build_page(*, kind, meta, nodes, order, states, rendered, where=None, diff=N
     data = {
         "kind": kind, "meta": meta, "nodes": nodes, "order": list(order),
         "states": [{"title": s.title, "parent": s.parent, "path": s.path, "root": s.root,
-                    "opens": s.opens, "dom": r.dom, "edges": r.edges}
+                    "opens": s.opens, "aliases": s.aliases, "dom": r.dom, "edges": r.edges}
                    for s, r in zip(states, rendered)],
         "where": where or {}, "diff": diff, "leftOut": list(left_out),
         "diffFills": _diff_fills(theme) if kind == "diff" else {},

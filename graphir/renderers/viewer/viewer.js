@@ -221,7 +221,12 @@
     if (drag && drag.justDragged) return;
     var g = nodeTarget(ev); if (!g) return;
     var id = irOf[g.id], target = STATES[cur].opens[id];
-    if (target !== undefined) { select(id, false); showState(target); return; }
+    if (target !== undefined) {
+      var alias = STATES[cur].aliases[id], rec = NODES[id];
+      select(id, false); showState(target);
+      if (alias) setStatus((rec && rec.module || id) + " has the same structure as " + alias + ": drawn once, as " + alias);
+      return;
+    }
     select(id, false);
   });
 
