@@ -102,6 +102,9 @@
     highlightMatches();
     if (selected && domOf[selected]) nodeEls[domOf[selected]].classList.add("selected");
     if (!keepView) fit();
+    // after the first paint, resolve the elements while the page is idle (faster first search)
+    var warm = function () { if (cur === index) for (var k in st.dom) nodeEls[k]; };
+    if (window.requestIdleCallback) requestIdleCallback(warm, { timeout: 2000 }); else setTimeout(warm, 200);
   }
   function edgeIndex(st) {
     var adj = {};
