@@ -149,6 +149,14 @@ def test_zoom_buttons_wheel_and_fit_change_the_view(browser, pages):
     assert p.page.evaluate("window.graphir.view()") != moved
     p.page.keyboard.press("?")
     assert p.page.locator("#help").is_visible()
+    p.page.keyboard.press("Escape")
+    # hovering a node highlights its incoming and outgoing edges
+    conv = _dom_id(p, next(n for n in p.page.evaluate(
+        "Object.keys(JSON.parse(document.getElementById('graphir-data').textContent).nodes)")
+        if n.startswith("layer1.0.conv2")))
+    p.page.hover(f'[id="{conv}"]')
+    assert p.page.locator("g.edge.hl-in").count() >= 1
+    assert p.page.locator("g.edge.hl-out").count() >= 1
     p.check_clean()
 
 

@@ -54,7 +54,7 @@
       .join("\n").toLowerCase();
   }
   // which states draw each node
-  var DRAWN = {};
+  var DRAWN = Object.create(null);
   STATES.forEach(function (s, index) {
     for (var d in s.dom) { var id = s.dom[d]; (DRAWN[id] = DRAWN[id] || []).push(index); }
   });
@@ -88,7 +88,10 @@
     }
     svg = node; cur = index;
     var st = STATES[index];
-    domOf = {}; irOf = st.dom; edgeEls = null;
+    domOf = Object.create(null); irOf = st.dom; edgeEls = null;
+    var backdrop = node.querySelector("g.graph > polygon");
+    viewport.style.background = backdrop && backdrop.getAttribute("fill") !== "transparent" ?
+      backdrop.getAttribute("fill") : "#fff";
     // element lookups are lazy: a 2,000-node drawing paints before they are needed
     nodeEls = new Proxy({}, { get: function (cache, d) {
       if (!(d in cache)) cache[d] = irOf[d] !== undefined ? document.getElementById(d) : null;
@@ -107,7 +110,7 @@
     if (window.requestIdleCallback) requestIdleCallback(warm, { timeout: 2000 }); else setTimeout(warm, 200);
   }
   function edgeIndex(st) {
-    var adj = {};
+    var adj = Object.create(null);
     for (var eid in st.edges) {
       var ends = st.edges[eid], ge = document.getElementById(eid);
       if (!ge) continue;
@@ -382,7 +385,7 @@
   }
   var boxIndex = {};
   function buildBoxIndex() {
-    boxIndex = {};
+    boxIndex = Object.create(null);
     for (var d in irOf) {
       var r = NODES[irOf[d]];
       if (r && r.kind === "module") (r.folded || [r.module]).forEach(function (p) { if (p && !boxIndex[p]) boxIndex[p] = d; });
