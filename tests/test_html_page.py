@@ -62,6 +62,7 @@ def test_hostile_strings_stay_inside_json():
     assert page.count("</script>") == 1 + len(data["states"])
     assert SCRIPT not in page and CLOSE not in page and IMG not in page
     assert data["meta"]["name"] == f"evil {CLOSE} model"
+    assert len(data["states"][0]["edges"]) == 3      # edge titles with markup still map
     names = {r.get("name") for r in data["nodes"].values()}
     assert f"relu {SCRIPT}" in names and f"fc{IMG}" in names
     assert ["doc_string", f"doc {SCRIPT} {IMG} -->"] in data["meta"]["about"]
