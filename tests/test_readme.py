@@ -98,7 +98,7 @@ def test_gallery_files_are_listed_shown_and_small():
     import json
 
     manifest = json.loads((GALLERY / "MANIFEST.json").read_text(encoding="utf-8"))
-    files = sorted(p.name for p in GALLERY.iterdir() if p.name != "MANIFEST.json")
+    files = sorted(p.name for p in GALLERY.iterdir() if p.is_file() and p.name != "MANIFEST.json")
     assert files == sorted(manifest["files"])
     for name in files:
         assert f"samples/gallery/{name}" in README, f"{name} is not shown in the README"

@@ -86,6 +86,8 @@ __all__ = [
     "parse_show",
     "resolve_color_by",
     "to_dot",
+    "drawn_graph",
+    "node_dom_ids",
 ]
 
 #: What ``show`` may ask for.
@@ -497,6 +499,35 @@ def _graph_defaults(theme, rankdir, title, notes=(), tree=False):
             f"  edge{attr_list(edge)};"]
 
 
+def drawn_graph(G):
+    """The graph :func:`to_dot` actually draws: ``G`` plus proxy copies.
+
+    A parameter tree is drawn as is; any other graph gets the dashed copies
+    of widely shared producers (:func:`graphir.renderers.proxies.with_proxies`,
+    each with ``proxy_of``). Interactive viewers use it to map SVG elements
+    back to IR nodes.
+    """
+    return G if is_parameter_tree(G) else with_proxies(G)
+
+
+def node_dom_ids(drawn, used=None):
+    """``{node id: SVG element id}`` of every node of a :func:`drawn_graph`.
+
+    The ids are the ``id`` attributes of the node ``<g>`` elements in SVG
+    output (``node_<sanitised id>``, ``-2``, ``-3`` … on a clash), assigned
+    in node order exactly as :func:`to_dot` does.
+
+    >>> from graphir import ir
+    >>> G = ir.new_graph("onnx", "m")
+    >>> for name in ("a/b", "a_b"):
+    ...     _ = ir.add_node(G, name, kind="op", op="Relu", name=name)
+    >>> node_dom_ids(drawn_graph(G))
+    {'a/b': 'node_a_b', 'a_b': 'node_a_b-2'}
+    """
+    used = set() if used is None else used
+    return {node: _dom_id("node_", node, used) for node in drawn.nodes}
+
+
 def to_dot(G, *, theme="default", rankdir=None, show=None, title=None, color_by=None):
     """Write an IR graph as Graphviz DOT text.
 
@@ -551,13 +582,12 @@ def to_dot(G, *, theme="default", rankdir=None, show=None, title=None, color_by=
     scale = _color_scale(G, resolve_color_by(G, color_by))
     if title is None:
         title = G.graph.get("name") or ""
-    if not tree:
-        G = with_proxies(G)
+    G = drawn_graph(G)
     root_items, clusters = _cluster_tree(G, flat=tree)
     hints = {}
     _elide_loose_leaf_clusters(G, root_items, clusters, hints)
     used = set()
-    dom_ids = {("node", node): _dom_id("node_", node, used) for node in G.nodes}
+    dom_ids = {("node", node): dom for node, dom in node_dom_ids(G, used).items()}
     dom_ids.update({("cluster", path): _dom_id("cluster_", path, used) for path in clusters})
     context = (G, NodeStyle(show=show, theme=theme, scale=scale), hints, dom_ids)
     lines = [f"digraph {quote(G.graph.get('name') or 'graphir')} {{"]
