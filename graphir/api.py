@@ -35,12 +35,12 @@ from graphir.errors import InputError
 from graphir.graph import Graph, as_graph
 from graphir.outputs import FORMATS as _OUTPUT_FORMATS
 from graphir.outputs import DrawOptions, check_output_path, format_from_path, write
+from graphir.version import __version__
 from graphir.sources import MODULE_SOURCES, SOURCES, SourceOptions, capture_module, graph_of
 
-__version__ = "0.1.0"
 
 __all__ = ["SOURCES", "MODULE_SOURCES", "render_formats", "SUMMARY_FORMATS", "DIFF_FORMATS",
-           "load", "convert", "view", "draw", "render", "to_dot", "save", "write", "summary",
+           "is_page_format", "load", "convert", "view", "draw", "render", "to_dot", "save", "write", "summary",
            "diff", "diff_report", "attention", "load_weights", "format_from_path",
            "DrawOptions", "SourceOptions"]
 
@@ -56,6 +56,11 @@ PathLike = Union[str, "os.PathLike[str]"]
 def render_formats() -> tuple:
     """Names of the formats :func:`render` and :func:`draw` write (the registered ones)."""
     return tuple(_OUTPUT_FORMATS)
+
+
+def is_page_format(fmt: str) -> bool:
+    """True for formats that take the whole graph and view it themselves (``html``)."""
+    return bool(fmt in _OUTPUT_FORMATS and _OUTPUT_FORMATS[fmt].whole_graph)
 
 
 def _options(source="auto", input_shapes=None, name=None, architecture=None, unsafe_load=False,
@@ -239,6 +244,7 @@ def render(model: Model, out: Optional[PathLike] = None, *, example_inputs=None,
            color_by: Optional[str] = None, width: Union[None, str, float] = None,
            depth: Optional[int] = None, focus: Optional[str] = None, fold: bool = True,
            max_nodes: Optional[int] = None, timeout: float = 120.0,
+           source_info: Optional[str] = None, command_line: Optional[str] = None,
            **source_options) -> Union[str, bytes]:
     """View, then draw: a model to SVG, PNG, PDF, DOT or JSON (any registered format).
 
@@ -257,7 +263,11 @@ def render(model: Model, out: Optional[PathLike] = None, *, example_inputs=None,
         Drawing options (see :func:`draw`; ``width`` shrinks the drawing to
         ``"3.3in"``, ``"8.5cm"``, ``"240pt"`` to fit a paper column).
     depth, focus, fold, max_nodes
-        What to draw (see :func:`view`). JSON output is the viewed IR.
+        What to draw (see :func:`view`). JSON output is the viewed IR; the
+        ``html`` page starts at this view and can open every box in it.
+    source_info, command_line
+        Shown on an ``html`` page: the model as the user named it, and the
+        command that made the page.
 
     Returns
     -------
@@ -266,8 +276,11 @@ def render(model: Model, out: Optional[PathLike] = None, *, example_inputs=None,
     """
     from graphir.outputs import render_graph
 
+    if source_info is None and isinstance(model, (str, os.PathLike)):
+        source_info = os.fspath(model)
     options = DrawOptions(theme=theme, rankdir=rankdir, show=show, title=title,
-                          color_by=color_by, width=width, timeout=timeout)
+                          color_by=color_by, width=width, timeout=timeout,
+                          source_info=source_info, command_line=command_line)
     fmt = check_output_path(out, format) if out is not None or format else "svg"
     options.checked()
     G = _to_ir(model, example_inputs, source_options.pop("example_kwargs", None),
@@ -429,7 +442,7 @@ def diff_report(result, *, format: str = "text", old_name: str = "old", new_name
     import json
 
     from graphir.diffing import (CheckpointDiff, checkpoint_to_json_dict, checkpoint_to_text,
-                                 plot_weight_change, to_html, to_json_dict, to_text)
+                                 plot_weight_change, to_json_dict, to_text)
 
     if format not in DIFF_FORMATS:
         raise InputError(f"unknown diff format {format!r}",
@@ -450,9 +463,20 @@ def diff_report(result, *, format: str = "text", old_name: str = "old", new_name
     if format == "html":
         if is_checkpoint:
             raise InputError("html is for model diffs", hint="use --format json or text")
-        svg = _diff_picture(result, "svg", context, draw_options).decode("utf-8")
-        return to_html(result, svg, title=f"graphir diff: {old_name} → {new_name}",
-                       old_name=old_name, new_name=new_name)
+        from graphir import explore
+
+        contexts = (1, 2, 3) if context is None else tuple(sorted({1, 2, 3, int(context)}))
+        return explore.diff_page(result, old_name=old_name, new_name=new_name,
+                                 command_line=draw_options.get("command_line"),
+                                 title=draw_options.get("title"),
+                                 theme=draw_options.get("theme", "default"),
+                                 show=draw_options.get("show"),
+                                 rankdir=draw_options.get("rankdir"),
+                                 depth=draw_options.get("depth"),
+                                 fold=draw_options.get("fold", True),
+                                 max_nodes=draw_options.get("max_nodes"), contexts=contexts,
+                                 version=__version__,
+                                 timeout=draw_options.get("timeout", 120.0))
     return _diff_picture(result, format, context, draw_options)
 
 

@@ -215,12 +215,19 @@ def _fold(args):
     return not coloured
 
 
-def _draw_options(args):
+def _command_line():
+    """The command as the user typed it, for the pages graphir writes."""
+    import shlex
+
+    return "graphir " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+
+
+def _draw_options(args, source_info=None):
     """The drawing options, checked now (before any model is loaded)."""
     show = None if args.show is None else [s.strip() for s in args.show.split(",") if s.strip()]
     return api.DrawOptions(theme=args.theme, rankdir=args.rankdir, show=show, title=args.title,
-                           color_by=args.color_by, width=args.width,
-                           timeout=args.timeout).checked()
+                           color_by=args.color_by, width=args.width, timeout=args.timeout,
+                           source_info=source_info, command_line=_command_line()).checked()
 
 
 def _view_kwargs(args):
@@ -243,12 +250,16 @@ def cmd_render(args, messages):
     else:
         fmt = args.format or "svg"
         out = _default_output(args.model, fmt)
-    options = _draw_options(args)
+    options = _draw_options(args, source_info=args.model)
     for flag, value in (("--depth", args.depth), ("--max-nodes", args.max_nodes)):
         if value is not None and value < 0:
             raise InputError(f"{flag} {value} is negative", hint=f"pass {flag} 0 or more")
     G = _load(args, messages)
     messages.step(f"laying out {G.number_of_nodes()} nodes with Graphviz")
+    if api.is_page_format(fmt):  # the page views by itself, so boxes can be opened
+        api.render(G, out, format=fmt, **options._asdict(), **_view_kwargs(args))
+        messages.note(f"wrote {out}")
+        return EXIT_OK
     shown = api.view(G, **_view_kwargs(args))
     for note in shown.graph.get("notes", []):
         messages.warn(note)

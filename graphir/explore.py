@@ -21,7 +21,7 @@ from collections import OrderedDict
 from graphir import passes
 from graphir.errors import InputError
 from graphir.renderers.html import ViewState, build_page, node_record, render_state
-from graphir.renderers.markup import short_module_name
+from graphir.util.text import short_name
 
 __all__ = ["model_page", "diff_page", "DEFAULT_BUDGET_BYTES", "MAX_STATES"]
 
@@ -109,7 +109,7 @@ def _grow_states(G, states, rendered, by_path, *, fold, max_nodes, draw, budget_
                    for _, d in inner.nodes(data=True)):
                 continue  # nothing to open: the budget keeps the module a box
             mtype = data.get("module_type") or ""
-            title = short_module_name(head) + (f" : {mtype}" if mtype else "")
+            title = short_name(head) + (f" : {mtype}" if mtype else "")
             result = render_state(inner, title=f"{head}" + (f" : {mtype}" if mtype else ""),
                                   **draw)
             spent += result.size

@@ -141,6 +141,14 @@ class Graph(nx.MultiDiGraph):
         return to_dot(self, theme=theme, rankdir=rankdir, show=show, title=title,
                       color_by=color_by)
 
+    def to_html(self, **options):
+        """One self-contained interactive HTML page of this graph (see ``render -o x.html``).
+
+        Takes :meth:`render`'s keywords; the page starts at that view and can
+        open every collapsed box and ×N block in it.
+        """
+        return self.render(None, format="html", **options).decode("utf-8")
+
     def to_graphviz(self, **options):
         """A ``graphviz.Source`` of the default view's DOT (displays in Jupyter).
 

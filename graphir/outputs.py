@@ -54,6 +54,10 @@ class DrawOptions(NamedTuple):
     width: Union[None, str, float] = None
     #: seconds Graphviz may take
     timeout: float = 120.0
+    #: pages: the model as the user named it (a path or FILE.py:CALLABLE)
+    source_info: Optional[str] = None
+    #: pages: the command line that made the output
+    command_line: Optional[str] = None
 
     def checked(self) -> "DrawOptions":
         """Raise :class:`InputError` now for a bad theme, ``show`` item or width."""
@@ -79,17 +83,25 @@ class OutputFormat(NamedTuple):
     writer: Callable[[Any, DrawOptions], bytes]
     #: one line for ``--help`` and the README
     description: str = ""
+    #: True when the writer takes the whole graph and the view options and
+    #: computes its views itself (the interactive page opens collapsed boxes)
+    whole_graph: bool = False
 
 
 #: format name -> :class:`OutputFormat`, in registration order
 FORMATS: Dict[str, OutputFormat] = {}
 
 
-def register_format(name: str, extensions: Sequence[str],
-                    description: str = "") -> Callable[[Callable], Callable]:
-    """Register a writer for ``name`` (a decorator). Later registrations replace earlier."""
+def register_format(name: str, extensions: Sequence[str], description: str = "",
+                    whole_graph: bool = False) -> Callable[[Callable], Callable]:
+    """Register a writer for ``name`` (a decorator). Later registrations replace earlier.
+
+    A writer is ``writer(viewed_graph, options) -> bytes``; with
+    ``whole_graph=True`` it is ``writer(graph, options, view) -> bytes``, where
+    ``view`` holds the view keywords (``depth``, ``focus``, ``fold``, ``max_nodes``).
+    """
     def decorate(writer):
-        FORMATS[name] = OutputFormat(name, tuple(extensions), writer, description)
+        FORMATS[name] = OutputFormat(name, tuple(extensions), writer, description, whole_graph)
         return writer
     return decorate
 
@@ -123,6 +135,20 @@ def _write_dot(G, options: DrawOptions) -> bytes:
 @register_format("json", (".json",), "the viewed IR as node-link JSON")
 def _write_json(G, options: DrawOptions) -> bytes:
     return serialize.to_json(G).encode("utf-8")
+
+
+@register_format("html", (".html", ".htm"), "one self-contained interactive page (zoom, "
+                 "search, details, open blocks)", whole_graph=True)
+def _write_html(G, options: DrawOptions, view: Dict[str, Any]) -> bytes:
+    from graphir import explore
+    from graphir.version import __version__
+
+    return explore.model_page(G, title=options.title, theme=options.theme,
+                              rankdir=options.rankdir, show=options.show,
+                              color_by=options.color_by, timeout=options.timeout,
+                              source_info=options.source_info,
+                              command_line=options.command_line, version=__version__,
+                              **view).encode("utf-8")
 
 
 def format_from_path(path, *, formats: Sequence[str] = (), default: Optional[str] = None) -> str:
@@ -197,7 +223,11 @@ def draw(G, out=None, *, format: Optional[str] = None,
         The path written, or the bytes when ``out`` is None.
     """
     fmt = check_output_path(out, format) if out is not None or format else "svg"
-    data = FORMATS[fmt].writer(G, options.checked())
+    output = FORMATS[fmt]
+    if output.whole_graph:  # a viewed graph is drawn as it is: no view on top
+        data = output.writer(G, options.checked(), {"fold": False, "max_nodes": 0})
+    else:
+        data = output.writer(G, options.checked())
     if out is None:
         return data
     return write(data, out)
@@ -232,5 +262,9 @@ def render_graph(G, out=None, *, format: Optional[str] = None,
     """
     fmt = check_output_path(out, format) if out is not None or format else "svg"
     options = options.checked()
+    if FORMATS[fmt].whole_graph:
+        data = FORMATS[fmt].writer(G, options, {"depth": depth, "focus": focus, "fold": fold,
+                                                "max_nodes": max_nodes})
+        return data if out is None else write(data, out)
     shown = view_graph(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes)
     return draw(shown, out, format=fmt, options=options)

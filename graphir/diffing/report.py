@@ -1,9 +1,8 @@
-"""Reports of a graph diff: text (like ``git diff --stat``), JSON, HTML.
+"""Reports of a graph diff: text (like ``git diff --stat``) and JSON.
 
 :func:`to_text` prints the counts, the renamed modules, then one line per
 module with what changed in it. :func:`to_json_dict` is the issue's JSON
-(plus ``renamed``). :func:`to_html` is one self-contained page with the
-picture and the change table, for a CI artifact.
+(plus ``renamed``). The interactive HTML page is :func:`graphir.explore.diff_page`.
 
 Examples
 --------
@@ -24,7 +23,6 @@ changes by module:
 a.json → b.json: no differences (2 nodes)
 """
 
-import html
 import json
 import re
 from collections import defaultdict
@@ -34,7 +32,6 @@ from graphir.diffing.match import parent_path
 __all__ = [
     "to_text",
     "to_json_dict",
-    "to_html",
     "describe_changes",
     "format_shape",
     "natural_key",
@@ -306,91 +303,3 @@ def to_json_dict(result):
         "renamed": [{"old": old, "new": result.renames[old]}
                     for old in sorted(result.renames, key=natural_key)],
     }
-
-
-_PAGE_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-h1 { font-size: 1.3em; }
-.summary span { margin-right: 1.2em; }
-.graph { overflow: auto; border: 1px solid #ccc; padding: .5em; max-height: 80vh; }
-.graph svg { max-width: none; height: auto; }
-table { border-collapse: collapse; margin-top: 1em; font-size: .9em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
-td.id, td.module, td.op { font-family: ui-monospace, monospace; }
-tr.added td.state { background: #CDEFC4; }
-tr.removed td.state { background: #D98C8C; }
-tr.changed td.state { background: #F4C56F; }
-ul.what { margin: 0; padding-left: 1.1em; }
-"""
-
-_SVG_PREAMBLE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*|<!--.*?-->\s*)*", re.S)
-_SCRIPT = re.compile(r"<script\b.*?</script\s*>|<foreignObject\b.*?</foreignObject\s*>",
-                     re.S | re.I)
-
-
-def _inline_svg(svg_text):
-    """An SVG document as markup to inline: no XML prolog, no scripts."""
-    text = _SCRIPT.sub("", _SVG_PREAMBLE.sub("", svg_text))
-    if not text.lstrip().startswith("<svg"):
-        return f"<pre>{html.escape(svg_text)}</pre>"
-    return text
-
-
-def _change_rows(result):
-    """One table row per node that differs, in union order."""
-    rows = []
-    for state, data, node in _entries(result):
-        what = describe_changes(result.changed[node]) if state == "changed" else []
-        items = "".join(f"<li>{html.escape(w)}</li>" for w in what)
-        rows.append(
-            f'<tr class="{state}"><td class="state">{state}</td>'
-            f'<td class="module">{html.escape(data.get("module") or "")}</td>'
-            f'<td class="id">{html.escape(str(node))}</td>'
-            f'<td class="op">{html.escape(str(data.get("op")))}</td>'
-            f'<td>{"<ul class=what>" + items + "</ul>" if items else ""}</td></tr>')
-    return rows
-
-
-def to_html(result, svg_text=None, title="graphir diff", *, old_name="old", new_name="new"):
-    """One self-contained HTML page: counts, renames, picture, change table.
-
-    Parameters
-    ----------
-    result : DiffResult
-    svg_text : str, optional
-        The rendered union graph (an SVG document); inlined, without its
-        XML prolog. Nothing else is loaded from anywhere.
-    title : str
-    old_name, new_name : str
-        Names of the two inputs, for the heading.
-
-    Returns
-    -------
-    str
-        The page; every text from the models is HTML-escaped.
-    """
-    esc = html.escape
-    counts = result.summary
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{esc(title)}</title>", f"<style>{_PAGE_STYLE}</style>", "</head>", "<body>",
-        f"<h1>{esc(title)}</h1>",
-        f"<p>{esc(old_name)} → {esc(new_name)}</p>",
-        '<p class="summary">' + "".join(
-            f'<span class="{k}">{counts[k]} {k}</span>' for k in counts) + "</p>",
-    ]
-    if not result.has_differences:
-        parts.append("<p>No differences.</p>")
-    if result.renames:
-        parts.append("<h2>Renamed modules</h2><ul>" + "".join(
-            f"<li><code>{esc(line)}</code></li>" for line in rename_lines(result.renames))
-            + "</ul>")
-    if svg_text:
-        parts += ['<div class="graph">', _inline_svg(svg_text), "</div>"]
-    rows = _change_rows(result)
-    if rows:
-        parts += ["<h2>Changes</h2>", "<table>",
-                  "<tr><th>diff</th><th>module</th><th>node</th><th>op</th>"
-                  "<th>what changed</th></tr>", *rows, "</table>"]
-    parts += ["</body>", "</html>", ""]
-    return "\n".join(parts)
