@@ -223,7 +223,8 @@ def draw(viewed: nx.MultiDiGraph, out: Optional[PathLike] = None, *,
          format: Optional[str] = None, theme: str = "default", rankdir: Optional[str] = None,
          show: Optional[Sequence[str]] = None, title: Optional[str] = None,
          color_by: Optional[str] = None, width: Union[None, str, float] = None,
-         timeout: float = 120.0) -> Union[str, bytes]:
+         timeout: float = 120.0, source_info: Optional[str] = None,
+         command_line: Optional[str] = None) -> Union[str, bytes]:
     """Draw an already-viewed graph (see :func:`view`) as it is: no folding or collapsing.
 
     ``format`` is one of :func:`render_formats` (default: ``out``'s
@@ -233,7 +234,8 @@ def draw(viewed: nx.MultiDiGraph, out: Optional[PathLike] = None, *,
     from graphir.outputs import draw as _draw
 
     options = DrawOptions(theme=theme, rankdir=rankdir, show=show, title=title,
-                          color_by=color_by, width=width, timeout=timeout)
+                          color_by=color_by, width=width, timeout=timeout,
+                          source_info=source_info, command_line=command_line)
     return _draw(viewed, None if out is None else os.fspath(out), format=format,
                  options=options)
 

@@ -211,7 +211,7 @@ def _json_graph(opened: Opened, options: SourceOptions):
 def _factory_graph(opened: Opened, options: SourceOptions):
     module, args, kwargs = opened.payload()
     args, kwargs = example_inputs(opened.spec, args, kwargs, options.input_shapes)
-    return capture_module(module, args, kwargs, options, name=options.name or opened.stem)
+    return capture_module(module, args, kwargs, options, name=options.name)  # class name
 
 
 def _architecture_graph(opened: Opened, tensors, options: SourceOptions):
