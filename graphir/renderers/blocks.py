@@ -36,11 +36,11 @@ from graphir.renderers.latex import (
 from graphir.renderers.markup import Html, attr_list, escape_html, font, quote, truncate
 from graphir.renderers.themes import with_font
 
-__all__ = ["block_layout", "blocks_to_tikz", "blocks_to_dot", "BLOCK_FONT_SIZE"]
+__all__ = ["block_layout", "blocks_to_tikz", "blocks_to_dot", "BLOCK_FONT_SIZE", "RANKDIRS"]
 
 #: Point size of block text (LaTeX ``\footnotesize`` in a 10 pt paper is 8 pt).
 BLOCK_FONT_SIZE = 8.0
-_GAP = 14.0          # between blocks on the main line
+_GAP = 11.0          # between blocks on the main line
 _PAD = 3.0           # text padding inside a block
 _LEVEL = 9.0         # vertical distance between arc levels
 _CIRCLE = 12.0       # diameter of op circles
@@ -85,7 +85,8 @@ def _box3d(shape):
     return thickness, tall, deep
 
 
-def block_layout(B, *, font_size=BLOCK_FONT_SIZE, boxes3d=False, char_scale=1.0):
+def block_layout(B, *, font_size=BLOCK_FONT_SIZE, boxes3d=False, char_scale=1.0,
+                 one_line=False):
     """Positions of blocks, arrows and arcs, in points (y up, main line at y=0).
 
     Parameters
@@ -99,6 +100,9 @@ def block_layout(B, *, font_size=BLOCK_FONT_SIZE, boxes3d=False, char_scale=1.0)
     char_scale : float
         Widen the text estimate (1.0 fits LaTeX's Computer Modern/Times;
         Graphviz's sans fonts need about 1.2).
+    one_line : bool
+        Measure each block's text as one line (title, role and shape side
+        by side), as the column (TB) drawing writes it.
 
     Returns
     -------
@@ -124,10 +128,15 @@ def block_layout(B, *, font_size=BLOCK_FONT_SIZE, boxes3d=False, char_scale=1.0)
     for node in nodes:
         info = B.nodes[node]["block"]
         title, role, shape = _lines(info)
-        text_len = max(_text_length(title, "title", font_size),
-                       _text_length(role, "role", font_size),
-                       _text_length(shape, "shape", font_size))
+        lengths = (_text_length(title, "title", font_size),
+                   _text_length(role, "role", font_size),
+                   _text_length(shape, "shape", font_size))
         count = sum(1 for part in (title, role) if part) + (1 if shape is not None else 0)
+        if one_line:
+            text_len = sum(lengths) + 0.9 * font_size * (count - 1) + 2 * _PAD
+            count = min(count, 1)
+        else:
+            text_len = max(lengths)
         item = {"id": node, "info": info, "shape3d": None, "text_len": text_len,
                 "lines": count}
         if info.get("symbol"):
@@ -226,7 +235,7 @@ def _n(value):
     return "0" if text in ("-0", "") else text
 
 
-def _tex_lines(info):
+def _tex_lines(info, sep=r"\\"):
     title, role, shape = _lines(info)
     parts = []
     if title:
@@ -235,11 +244,23 @@ def _tex_lines(info):
         parts.append(escape_latex(role))
     if shape is not None:
         parts.append(shape_math(shape))
-    return r"\\".join(parts)
+    return sep.join(parts)
+
+
+RANKDIRS = ("LR", "TB")
+
+
+def _check_rankdir(rankdir):
+    rankdir = rankdir or "LR"
+    if rankdir not in RANKDIRS:
+        raise InputError(f"block diagrams are drawn LR or TB, not {rankdir!r}",
+                         hint="use --rankdir LR (a row, for a full-width figure) or TB "
+                              "(a column, for one column of a two-column paper)")
+    return rankdir
 
 
 def blocks_to_tikz(B, *, theme="default", width=None, standalone=False, boxes3d=False,
-                   title=None, font_size=BLOCK_FONT_SIZE):
+                   title=None, font_size=BLOCK_FONT_SIZE, rankdir="LR"):
     """A block diagram as a ``tikzpicture`` (see the module notes).
 
     Parameters
@@ -259,13 +280,20 @@ def blocks_to_tikz(B, *, theme="default", width=None, standalone=False, boxes3d=
     font_size : float
         The size the layout measures text at; the file typesets block text
         in ``\\footnotesize`` (8 pt in a 10 pt paper).
+    rankdir : {"LR", "TB"}
+        ``LR``: a row with text running upwards in the blocks and skip arcs
+        above (full-width figures); ``TB``: the same layout turned into a
+        column, text horizontal, arcs on the right (fits one column of a
+        two-column paper at full size). 3-D boxes are drawn in LR only.
 
     Returns
     -------
     str
     """
     theme = with_font(theme)
-    lay = block_layout(B, font_size=font_size, boxes3d=boxes3d)
+    rankdir = _check_rankdir(rankdir)
+    boxes3d = boxes3d and rankdir == "LR"
+    lay = block_layout(B, font_size=font_size, boxes3d=boxes3d, one_line=rankdir == "TB")
     lines = ["% graphir block diagram. Restyle it by editing the colours and styles below.",
              PREAMBLE_CHECKS]
     lines += color_definitions([(f"graphir block {c}", f) for c, f in _fills(theme)])
@@ -276,7 +304,7 @@ def blocks_to_tikz(B, *, theme="default", width=None, standalone=False, boxes3d=
         r"\tikzset{",
         r"  graphir block/.style={draw=graphir block stroke, line width=0.4pt, "
         r"rounded corners=1.5pt, inner sep=0pt, align=center, text=graphir block text, "
-        r"font=\footnotesize, rotate=90},",
+        r"font=\footnotesize" + (", rotate=90}," if rankdir == "LR" else "},"),
     ]
     lines += [f"  graphir block {c}/.style={{graphir block, fill=graphir block {c}}},"
               for c in _CATEGORIES if c != "op"]
@@ -331,12 +359,15 @@ def blocks_to_tikz(B, *, theme="default", width=None, standalone=False, boxes3d=
             body.append(f"  \\node[graphir block label] at ({_n(x + d / 2)},{_n(y0 - 3)}) "
                         f"{{{_tex_lines(info)}}};")
         else:
+            sep = r"\\" if rankdir == "LR" else r"\enspace "
             body.append(f"  \\node[graphir block {category}, minimum width={_n(it['h'])}pt, "
-                        f"minimum height={_n(it['w'])}pt] at ({_n(x)},0) {{{_tex_lines(info)}}};")
+                        f"minimum height={_n(it['w'])}pt] at ({_n(x)},0) {{{_tex_lines(info, sep)}}};")
     if title:
         body.append(f"  \\node[graphir block title, anchor=south] at ({_n(lay['width'] / 2)},"
                     f"{_n(lay['top'] + 4)}) {{{escape_latex(title)}}};")
-    picture = "\n".join([r"\begin{tikzpicture}[x=1pt, y=1pt]"] + body + [r"\end{tikzpicture}"])
+    turn = "" if rankdir == "LR" else ", rotate=-90"
+    picture = "\n".join([f"\\begin{{tikzpicture}}[x=1pt, y=1pt{turn}]"] + body
+                        + [r"\end{tikzpicture}"])
     text = end_lines(lines) + "\n" + fit_width(picture, width)
     return wrap_document(text) if standalone else text
 
@@ -365,7 +396,8 @@ def _edge_pos(points, arrow=6.0):
     return f"e,{_n(end[0])},{_n(end[1])} " + " ".join(f"{_n(x)},{_n(y)}" for x, y in _bezier(pts))
 
 
-def blocks_to_dot(B, *, theme="default", font=None, font_size=None, title=None, boxes3d=False):
+def blocks_to_dot(B, *, theme="default", font=None, font_size=None, title=None, boxes3d=False,
+                  rankdir="LR"):
     """The block diagram as DOT with every position fixed, for SVG, PDF and PNG.
 
     Graphviz draws it with ``layout=nop2`` (our positions and edge paths)
@@ -386,20 +418,31 @@ def blocks_to_dot(B, *, theme="default", font=None, font_size=None, title=None, 
         Unused in the drawing (Graphviz cannot place a graph label at a pinned
         layout's side); kept for a uniform signature.
     boxes3d : bool
+    rankdir : {"LR", "TB"}
+        As :func:`blocks_to_tikz`.
 
     Returns
     -------
     str
     """
+    rankdir = _check_rankdir(rankdir)
+    boxes3d = boxes3d and rankdir == "LR"
     size = float(font_size) if font_size is not None else BLOCK_FONT_SIZE
     theme = with_font(theme, font, size)
     sans = not any(word in theme.fontname.lower() for word in ("times", "serif", "roman"))
-    lay = block_layout(B, font_size=size, boxes3d=boxes3d, char_scale=1.25 if sans else 1.05)
+    lay = block_layout(B, font_size=size, boxes3d=boxes3d, char_scale=1.25 if sans else 1.05,
+                       one_line=rankdir == "TB")
     fills = dict(_fills(theme))
+    graph = [("layout", "nop2"), ("rotate", 90 if rankdir == "LR" else None),
+             ("splines", True), ("pad", 0.1), ("bgcolor", theme.background),
+             ("outputorder", "edgesfirst")]
+    node = [("shape", "box"), ("style", "filled,rounded"), ("fixedsize", True),
+            ("fontname", theme.fontname), ("fontsize", size), ("fontcolor", theme.text_color),
+            ("color", theme.node_stroke), ("penwidth", theme.node_penwidth), ("margin", 0)]
+    edge = [("color", theme.edge_color), ("penwidth", 0.7), ("arrowsize", 0.5)]
     lines = [f"digraph {quote(B.graph.get('name') or 'blocks')} {{",
-             f"  graph{attr_list([('layout', 'nop2'), ('rotate', 90), ('splines', True), ('pad', 0.1), ('bgcolor', theme.background), ('outputorder', 'edgesfirst')])};",
-             f"  node{attr_list([('shape', 'box'), ('style', 'filled,rounded'), ('fixedsize', True), ('fontname', theme.fontname), ('fontsize', size), ('fontcolor', theme.text_color), ('color', theme.node_stroke), ('penwidth', theme.node_penwidth), ('margin', 0)])};",
-             f"  edge{attr_list([('color', theme.edge_color), ('penwidth', 0.7), ('arrowsize', 0.5)])};"]
+             f"  graph{attr_list(graph)};", f"  node{attr_list(node)};",
+             f"  edge{attr_list(edge)};"]
     for k, it in enumerate(lay["items"]):
         info = it["info"]
         x, w, h = it["x"], it["w"], it["h"]
@@ -420,7 +463,8 @@ def blocks_to_dot(B, *, theme="default", font=None, font_size=None, title=None, 
             if shape is not None:
                 parts.append(escape_html(format_shape(shape)))
             fill = fills[_category(info)]
-            pairs += [("label", Html("<BR/>".join(parts))), ("fillcolor", fill),
+            joint = "<BR/>" if rankdir == "LR" else "  "
+            pairs += [("label", Html(joint.join(parts))), ("fillcolor", fill),
                       ("width", _n(h / 72)), ("height", _n((w + (it["shape3d"] or 0)) / 72))]
             if it["shape3d"] is not None:
                 pairs += [("shape", "box3d"), ("style", "filled")]
@@ -428,27 +472,27 @@ def blocks_to_dot(B, *, theme="default", font=None, font_size=None, title=None, 
     for k, (left, right, top) in enumerate(lay["residuals"]):
         node = f"__residual{k}"
         pos = _pre(right, 0)
-        lines.append(f"  {quote(node)}{attr_list([('pos', f'{_n(pos[0])},{_n(pos[1])}!'), ('shape', 'circle'), ('style', 'filled'), ('fillcolor', '#FFFFFF'), ('width', 0.1), ('height', 0.1), ('label', '+'), ('fontsize', size * 0.8)])};")
+        pairs = [("pos", f"{_n(pos[0])},{_n(pos[1])}!"), ("shape", "circle"),
+                 ("style", "filled"), ("fillcolor", "#FFFFFF"), ("width", 0.1),
+                 ("height", 0.1), ("label", "+"), ("fontsize", size * 0.8)]
+        lines.append(f"  {quote(node)}{attr_list(pairs)};")
         src = lay["items"][0]["id"]
         path = _edge_pos([(left, 0), (left, top), (right, top), (right, 3.6)], arrow=4.0)
         lines.append(f"  {quote(src)} -> {quote(node)}{attr_list([('pos', path)])};")
     index = {it["id"]: k for k, it in enumerate(lay["items"])}
     arrow_iter = iter(lay["arrows"])
-    arc_iter = {(round(a[0], 3), round(a[2], 3)): a for a in lay["arcs"]}
     for u, v in sorted({(u, v) for u, v in B.edges()}, key=lambda e: (index[e[0]], index[e[1]])):
         i, j = index[u], index[v]
-        if j == i + 1:
-            x0, x1 = next(arrow_iter)
-            path = _edge_pos([(x0, 0), (x1, 0)])
-        else:
+        if j != i + 1:
             continue
+        x0, x1 = next(arrow_iter)
+        path = _edge_pos([(x0, 0), (x1, 0)])
         lines.append(f"  {quote(u)} -> {quote(v)}{attr_list([('pos', path)])};")
     for k, (x0, t0, x1, t1, level) in enumerate(lay["arcs"]):
         src = min(lay["items"], key=lambda it: abs(it["x"] - x0))["id"]
         dst = min(lay["items"], key=lambda it: abs(it["x"] - x1))["id"]
         path = _edge_pos([(x0, t0), (x0, level), (x1, level), (x1, t1)])
         lines.append(f"  {quote(src)} -> {quote(dst)}{attr_list([('pos', path)])};")
-    del arc_iter
     lines.append("}")
     return "\n".join(lines) + "\n"
 
