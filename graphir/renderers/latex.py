@@ -219,8 +219,11 @@ def fit_width(picture, width):
     The picture is typeset into ``\\graphirbox``; when it is wider than
     ``width`` (any TeX length: ``\\columnwidth``, ``8cm``, ``0.9\\linewidth``)
     it is scaled down as a whole with ``\\resizebox`` (so text shrinks with
-    it), otherwise drawn at its natural size. ``\\typeout`` reports the
-    scale in the log (``graphir: figure scaled to …``).
+    it), otherwise drawn at its natural size; a picture still taller than
+    0.6 ``\\textheight`` (a long graph in a narrow column) is scaled down
+    to that height, so it stays on one page with room for a caption.
+    ``\\typeout`` reports any scaling in the log (``graphir: figure scaled
+    to …``).
 
     Parameters
     ----------
@@ -242,10 +245,13 @@ def fit_width(picture, width):
         "}%",
         f"\\ifdim\\wd\\graphirbox>{width}\\relax",
         f"  \\typeout{{graphir: figure scaled to {width}, natural width \\the\\wd\\graphirbox}}%",
-        f"  \\resizebox{{{width}}}{{!}}{{\\usebox{{\\graphirbox}}}}%",
-        r"\else",
-        r"  \usebox{\graphirbox}%",
+        f"  \\sbox{{\\graphirbox}}{{\\resizebox{{{width}}}{{!}}{{\\usebox{{\\graphirbox}}}}}}%",
         r"\fi",
+        r"\ifdim\ht\graphirbox>0.6\textheight",
+        r"  \typeout{graphir: figure scaled to 0.6\string\textheight}%",
+        r"  \sbox{\graphirbox}{\resizebox{!}{0.6\textheight}{\usebox{\graphirbox}}}%",
+        r"\fi",
+        r"\usebox{\graphirbox}%",
     ]) + "\n"
 
 
