@@ -16,7 +16,7 @@ LAYOUTS = {
     "article": (r"\documentclass{article}", r"\linewidth"),
     "twocolumn": (r"\documentclass[twocolumn]{article}", r"\columnwidth"),
 }
-_BAD = ("Overfull \\hbox", "Missing character", "Font shape", "Undefined control sequence")
+_BAD = ("Overfull \\hbox", "Missing character", "LaTeX Font Warning", "Undefined control sequence")
 
 
 def require_tools(*tools):

@@ -77,8 +77,8 @@ def test_escape_latex_makes_every_special_character_printable():
     text = escape_latex("a_b#c%d&e$f{g}h~i^j\\k<l>m|n")
     for raw in "_#%&${}":
         assert "\\" + raw in text
-    assert r"\textasciitilde{}" in text and r"\textasciicircum{}" in text
-    assert r"\textbackslash{}" in text and r"\textless{}" in text
+    assert r"\~{}" in text and r"\^{}" in text
+    assert r"\textbackslash{}" in text and r"\ensuremath{<}" in text
     assert escape_latex("h.0 … h.11 ×2 é") == r"h.0 \ldots{} h.11 \ensuremath{\times}2 ?"
     assert escape_latex("a--b") == "a-{}-{}b"
 
@@ -139,7 +139,12 @@ def test_to_dot_takes_font_and_size(resnet_view):
 def test_tikz_compiles_in_a_paper(figure, layout, engine, resnet_view, tmp_path):
     graph = resnet_view if figure == "resnet_depth2" else special_ir()
     width = LAYOUTS[layout][1]
-    result = compile_figure(tmp_path, to_tikz(graph, width=width), engine, layout)
+    text = to_tikz(graph, width=width)
+    if figure == "special_names":  # every node and cluster is drawn, escaped
+        assert text.count(r"\textbf{my\_op0\#\%\&}") == 3
+        assert r"\textbf{dec\~{}\^{}\{x\}\textbackslash{}y}" in text
+        assert r"\textbf{enc\_1\#a\%b\&c\$d}: Conv\_2d\%" in text
+    result = compile_figure(tmp_path, text, engine, layout)
     assert result["width"] > 50
 
 

@@ -13,7 +13,7 @@ any font.
 Examples
 --------
 >>> escape_latex("layer_1#a%b&c$d{e}~^\\\\")
-'layer\\\\_1\\\\#a\\\\%b\\\\&c\\\\$d\\\\{e\\\\}\\\\textasciitilde{}\\\\textasciicircum{}\\\\textbackslash{}'
+'layer\\\\_1\\\\#a\\\\%b\\\\&c\\\\$d\\\\{e\\\\}\\\\~{}\\\\^{}\\\\textbackslash{}'
 >>> shape_math([1, 64, 56, 56])
 '$1{\\\\times}64{\\\\times}56{\\\\times}56$'
 >>> weight_math("conv1.weight", [64, 3, 7, 7])
@@ -37,9 +37,10 @@ __all__ = [
 
 _SPECIAL = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-    "#": r"\#", "%": r"\%", "_": r"\_", "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
-    "|": r"\textbar{}", '"': r"\textquotedbl{}", "\n": " ", "\t": " ",
+    "#": r"\#", "%": r"\%", "_": r"\_",
+    # accents and maths rather than textcomp (TS1) symbols: no bitmap fonts, any engine
+    "~": r"\~{}", "^": r"\^{}", "<": r"\ensuremath{<}", ">": r"\ensuremath{>}",
+    "|": r"\ensuremath{|}", '"': "''", "\n": " ", "\t": " ",
     "-": "-{}",  # no -- or --- ligatures
 }
 _UNICODE = {

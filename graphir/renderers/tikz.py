@@ -54,7 +54,7 @@ from graphir.renderers.latex import (
     shapes_math,
     wrap_document,
 )
-from graphir.renderers.markup import short_module_name, truncate
+from graphir.renderers.markup import quote, short_module_name, truncate
 from graphir.renderers.nodes import NodeStyle, _node_look
 from graphir.renderers.proxies import with_proxies
 from graphir.renderers.themes import with_font
@@ -216,6 +216,14 @@ def _node_style(data, look_fill, theme, extra_colors):
     return ", ".join(styles)
 
 
+def _graphviz_name(name):
+    """The name Graphviz's JSON gives a DOT id: ``quote`` escapes kept except ``\\"``."""
+    quoted = quote(name)
+    if quoted.startswith('"') and quoted.endswith('"'):
+        return quoted[1:-1].replace('\\"', '"')
+    return quoted
+
+
 def _bb(text):
     x0, y0, x1, y1 = (float(v) for v in str(text).split(","))
     return x0, y0, x1, y1
@@ -302,7 +310,11 @@ def to_tikz(G, *, theme="paper", rankdir=None, show=None, title=None, color_by=N
     node_style = NodeStyle(show=show, theme=style_theme, scale=scale)
     folded = G.graph.get("folded") or {}
 
+    ids = {_graphviz_name(node): node for node in P.nodes}
+    ids.update({_graphviz_name("cluster_" + path): "cluster_" + path for path in clusters})
     objects = layout.get("objects") or []
+    for obj in objects:
+        obj["name"] = ids.get(obj.get("name"), obj.get("name"))
     names = {obj.get("_gvid"): obj.get("name") for obj in objects}
     extra_colors = {}
     body = []
