@@ -40,12 +40,12 @@ __all__ = ["block_layout", "blocks_to_tikz", "blocks_to_dot", "BLOCK_FONT_SIZE",
 
 #: Point size of block text (LaTeX ``\footnotesize`` in a 10 pt paper is 8 pt).
 BLOCK_FONT_SIZE = 8.0
-_GAP = 11.0          # between blocks on the main line
-_PAD = 3.0           # text padding inside a block
+_GAP = 9.0          # between blocks on the main line
+_PAD = 2.5           # text padding inside a block
 _LEVEL = 9.0         # vertical distance between arc levels
 _CIRCLE = 12.0       # diameter of op circles
 _MAX_TITLE = 28
-_CHAR = {"title": 0.54, "role": 0.47, "shape": 0.5}
+_CHAR = {"title": 0.56, "role": 0.52, "shape": 0.5}
 _CONTAINER_FILL = "module"
 
 
@@ -122,7 +122,7 @@ def block_layout(B, *, font_size=BLOCK_FONT_SIZE, boxes3d=False, char_scale=1.0,
     if not nodes or any(B.nodes[n].get("block") is None for n in nodes):
         raise InputError("the graph is not a block view",
                          hint="run graphir.passes.blocks.block_view first (--style blocks)")
-    line = font_size * 1.25
+    line = font_size * 1.15
     font_size = font_size * char_scale
     items = []
     for node in nodes:
@@ -155,7 +155,7 @@ def block_layout(B, *, font_size=BLOCK_FONT_SIZE, boxes3d=False, char_scale=1.0,
     x = 0.0
     index = {}
     for k, it in enumerate(items):
-        gap = _GAP + (6.0 if it["info"].get("residual") else 0.0)
+        gap = _GAP + (4.0 if it["info"].get("residual") else 0.0)
         if k:
             x += gap
         extra = it["shape3d"] or 0.0
@@ -197,8 +197,8 @@ def block_layout(B, *, font_size=BLOCK_FONT_SIZE, boxes3d=False, char_scale=1.0,
     residuals = []
     for k, it in enumerate(items):
         if it["info"].get("residual"):
-            left = it["x"] - it["w"] / 2 - (_GAP + 6.0) / 2
-            right = it["x"] + it["w"] / 2 + (it["shape3d"] or 0.0) + 8.0
+            left = it["x"] - it["w"] / 2 - (_GAP + 4.0) / 2
+            right = it["x"] + it["w"] / 2 + (it["shape3d"] or 0.0) + 6.5
             residuals.append((left, right, it["top"] + 5.0))
     top = max([base] + [arc[4] for arc in arcs] + [r[2] for r in residuals])
     bottom = -max(it["h"] / 2 for it in items)
