@@ -247,6 +247,8 @@ def fit_width(picture, width):
         f"\\ifdim\\wd\\graphirbox>{width}\\relax",
         f"  \\typeout{{graphir: figure scaled to {width}, natural width \\the\\wd\\graphirbox}}%",
         f"  \\sbox{{\\graphirbox}}{{\\resizebox{{{width}}}{{!}}{{\\usebox{{\\graphirbox}}}}}}%",
+        # \resizebox's arithmetic can leave a few hundredths of a pt over the width
+        f"  \\wd\\graphirbox={width}\\relax",
         r"\fi",
         r"\ifdim\ht\graphirbox>0.6\textheight",
         r"  \typeout{graphir: figure scaled to 0.6\string\textheight}%",
