@@ -52,6 +52,7 @@ def special_ir():
     x = ir.add_node(G, "input:x_in", kind="input", op="input", name="x_in#1",
                     outputs=[ir.tensor("float32", ["batch", 3, 8, 8])])
     prev = x
+    states = iter(["added", "removed", "changed", "same", "same", "same"])
     for k, (path, mtype) in enumerate([(SPECIAL, "Conv_2d%"), (SPECIAL + ".sub", "Re&Lu"),
                                        (SPECIAL2, "Odd$Type")]):
         scope = [[SPECIAL, "Conv_2d%"]] if k < 2 else [[SPECIAL2, "Odd$Type"]]
@@ -61,7 +62,8 @@ def special_ir():
             node = ir.add_node(G, f"{path}/op_{j}#0", kind="op", op=f"my_op{j}#%&",
                                name=f"n{k}{j}", module=path, module_type=mtype, scope=scope,
                                outputs=[ir.tensor("float32", ["batch", 3, 8, 8])],
-                               params={f"{path}.w_{j}$": {"shape": [3, 3], "dtype": "float32"}})
+                               params={f"{path}.w_{j}$": {"shape": [3, 3], "dtype": "float32"}},
+                               diff=next(states))
             ir.add_edge(G, prev, node)
             prev = node
     y = ir.add_node(G, "output:y", kind="output", op="output", name="y~^",
@@ -140,7 +142,9 @@ def test_tikz_compiles_in_a_paper(figure, layout, engine, resnet_view, tmp_path)
     graph = resnet_view if figure == "resnet_depth2" else special_ir()
     width = LAYOUTS[layout][1]
     text = to_tikz(graph, width=width)
-    if figure == "special_names":  # every node and cluster is drawn, escaped
+    if figure == "special_names":  # every node and cluster is drawn, escaped, diff-styled
+        for state in ("added", "removed", "changed"):
+            assert text.count(f", graphir {state}, ") == 1
         assert text.count(r"\textbf{my\_op0\#\%\&}") == 3
         assert r"\textbf{dec\~{}\^{}\{x\}\textbackslash{}y}" in text
         assert r"\textbf{enc\_1\#a\%b\&c\$d}: Conv\_2d\%" in text
