@@ -120,6 +120,14 @@ def test_tikz_has_named_styles_graphviz_coordinates_and_is_deterministic(resnet_
     assert f"at ({float(x):g},{float(y):g})" in text
 
 
+def test_color_by_fills_and_readable_ink(resnet_view):
+    text = to_tikz(resnet_view, color_by="params")
+    assert "fill=graphir fill " in text
+    # the darkest fill gets white ink, detail lines included
+    assert "text=graphir ink FFFFFF" in text
+    assert r"\graphirdetail\color{graphir ink FFFFFF}" in text
+
+
 def test_tikz_width_and_errors(resnet_view):
     text = to_tikz(resnet_view, width=r"\columnwidth")
     assert r"\resizebox{\columnwidth}{!}" in text

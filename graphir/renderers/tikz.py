@@ -368,9 +368,17 @@ def to_tikz(G, *, theme="paper", rankdir=None, show=None, title=None, color_by=N
         data = P.nodes[name]
         x, y = (float(v) for v in obj["pos"].split(","))
         w, h = float(obj["width"]) * 72, float(obj["height"]) * 72
-        look_fill = _node_look(data, node_style)[2]
+        _, _, look_fill, _, ink = _node_look(data, node_style)
         styles = _node_style(data, look_fill, style_theme, extra_colors)
         text = _node_text(name, data, hints.get(name), show)
+        if ink is not None:
+            # the fill is too dark (or light) for the theme's text: black or white ink,
+            # detail lines in the same ink
+            ink_name = "graphir ink " + ink[0].lstrip("#").upper()
+            extra_colors[ink_name] = ink[0]
+            styles += f", text={ink_name}"
+            text = text.replace("\\graphirdetail ", f"\\graphirdetail\\color{{{ink_name}}} ")
+            text = text.replace("\\color{graphir muted}", f"\\color{{{ink_name}}}")
         body.append(f"  \\node[{styles}, minimum width={_num(w)}bp, minimum height={_num(h)}bp]"
                     f" at ({_num(x)},{_num(y)}) {{{text}}};")
     if title is None:
