@@ -161,6 +161,20 @@ def test_tikz_compiles_in_a_paper(figure, layout, engine, resnet_view, tmp_path)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_parameter_tree_compiles(engine, tmp_path):
+    import graphir
+    import torch
+    from samples.resnet import resnet_tiny
+
+    torch.save(resnet_tiny()[0].state_dict(), tmp_path / "sd.pt")
+    text = to_tikz(graphir.load(str(tmp_path / "sd.pt")), width=r"\columnwidth")
+    assert r"\textbf{layer1}" in text
+    assert r"$W \in \graphirR^{8\times 3\times 7\times 7}$" in text
+    assert r"\mbox{num\_batches\_tracked} \in \graphirR$" in text      # a scalar
+    compile_figure(tmp_path, text, engine, "twocolumn")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_full_graph_is_fitted_to_one_column_page(engine, resnet_ir, tmp_path):
     """A long op-level graph in a narrow column is scaled to fit the page height."""
     result = compile_figure(tmp_path, to_tikz(resnet_ir, width=r"\columnwidth"), engine,

@@ -189,8 +189,13 @@ def params_math(params, limit=3):
     for shape, names in groups.items():
         symbols = ", ".join(_param_symbol(n) for n in names[:4])
         more = f" (+{len(names) - 4})" if len(names) > 4 else ""
-        dims = r"\times ".join(_dim_math(d) for d in shape) if shape else "?"
-        lines.append(f"${symbols} \\in \\graphirR^{{{dims}}}${more}")
+        if shape is None:
+            space = r"\graphirR^{?}"
+        elif not shape:  # a scalar
+            space = r"\graphirR"
+        else:
+            space = r"\graphirR^{" + r"\times ".join(_dim_math(d) for d in shape) + "}"
+        lines.append(f"${symbols} \\in {space}${more}")
     if len(lines) > limit:
         hidden = sum(len(names) for names in list(groups.values())[limit - 1:])
         lines = lines[:limit - 1] + [f"+{hidden} more weights"]

@@ -58,6 +58,7 @@ from graphir.renderers.markup import quote, short_module_name, truncate
 from graphir.renderers.nodes import NodeStyle, _node_look
 from graphir.renderers.proxies import with_proxies
 from graphir.renderers.themes import with_font
+from graphir.renderers.tree import count_text, is_tree_node
 
 __all__ = ["to_tikz", "LAYOUT_FONT"]
 
@@ -169,10 +170,27 @@ def _module_lines(data, show):
     return title, details
 
 
+def _tree_lines(data, show):
+    """Title and details of a parameter-tree (state_dict) node, as the SVG's."""
+    path = data.get("module") or ""
+    name = short_module_name(path) if path else (data.get("label") or data.get("name") or "")
+    title = r"\textbf{" + escape_latex(truncate(name, _MAX_LABEL)) + "}"
+    if data.get("module_type"):
+        title += ": " + escape_latex(data["module_type"])
+    details = [escape_latex(count_text(data))]
+    if "module" in show and path:
+        details.append(r"\textit{" + escape_latex(truncate(path, 60)) + "}")
+    if "params" in show and data.get("params"):
+        details.extend(params_math(data["params"], limit=4))
+    return title, details
+
+
 def _node_text(node, data, hint, show):
     """The LaTeX text of a node: title line, then detail lines."""
     kind = data.get("kind")
-    if kind == "module":
+    if is_tree_node(data):
+        title, details = _tree_lines(data, show)
+    elif kind == "module":
         title, details = _module_lines(data, show)
     elif kind in ("param", "const"):
         title = _title_text(node, data, hint, show)
