@@ -223,7 +223,9 @@ def draw(viewed: nx.MultiDiGraph, out: Optional[PathLike] = None, *,
          format: Optional[str] = None, theme: str = "default", rankdir: Optional[str] = None,
          show: Optional[Sequence[str]] = None, title: Optional[str] = None,
          color_by: Optional[str] = None, width: Union[None, str, float] = None,
-         timeout: float = 120.0, source_info: Optional[str] = None,
+         timeout: float = 120.0, style: str = "graph", font: Optional[str] = None,
+         font_size: Optional[float] = None, standalone: bool = False, boxes3d: bool = False,
+         source_info: Optional[str] = None,
          command_line: Optional[str] = None) -> Union[str, bytes]:
     """Draw an already-viewed graph (see :func:`view`) as it is: no folding or collapsing.
 
@@ -233,8 +235,12 @@ def draw(viewed: nx.MultiDiGraph, out: Optional[PathLike] = None, *,
     """
     from graphir.outputs import draw as _draw
 
+    if style != "graph":
+        raise InputError(f"draw() draws a viewed graph; --style {style} needs the whole model",
+                         hint="use graphir.render(model, ..., style=...)")
     options = DrawOptions(theme=theme, rankdir=rankdir, show=show, title=title,
-                          color_by=color_by, width=width, timeout=timeout,
+                          color_by=color_by, width=width, timeout=timeout, font=font,
+                          font_size=font_size, standalone=standalone,
                           source_info=source_info, command_line=command_line)
     return _draw(viewed, None if out is None else os.fspath(out), format=format,
                  options=options)
@@ -245,7 +251,9 @@ def render(model: Model, out: Optional[PathLike] = None, *, example_inputs=None,
            show: Optional[Sequence[str]] = None, title: Optional[str] = None,
            color_by: Optional[str] = None, width: Union[None, str, float] = None,
            depth: Optional[int] = None, focus: Optional[str] = None, fold: bool = True,
-           max_nodes: Optional[int] = None, timeout: float = 120.0,
+           max_nodes: Optional[int] = None, timeout: float = 120.0, style: str = "graph",
+           font: Optional[str] = None, font_size: Optional[float] = None,
+           standalone: bool = False, boxes3d: bool = False,
            source_info: Optional[str] = None, command_line: Optional[str] = None,
            **source_options) -> Union[str, bytes]:
     """View, then draw: a model to SVG, PNG, PDF, DOT or JSON (any registered format).
@@ -263,7 +271,17 @@ def render(model: Model, out: Optional[PathLike] = None, *, example_inputs=None,
         (an unknown extension is refused), else svg.
     theme, rankdir, show, title, color_by, width, timeout
         Drawing options (see :func:`draw`; ``width`` shrinks the drawing to
-        ``"3.3in"``, ``"8.5cm"``, ``"240pt"`` to fit a paper column).
+        ``"3.3in"``, ``"8.5cm"``, ``"240pt"`` to fit a paper column, or for
+        ``.tex`` to a TeX length such as ``"\\columnwidth"``).
+    style : {"graph", "blocks"}
+        ``blocks`` draws one block per module (the depth giving 5-25 blocks
+        unless ``depth`` is given), repeats once with ×N, skips as arcs.
+    font, font_size
+        Font family and op-name size (pt) of SVG/PDF/PNG output.
+    standalone : bool
+        ``.tex``: a whole compilable document instead of a picture.
+    boxes3d : bool
+        ``style="blocks"``: PlotNeuralNet-style 3-D boxes sized by the tensor.
     depth, focus, fold, max_nodes
         What to draw (see :func:`view`). JSON output is the viewed IR; the
         ``html`` page starts at this view and can open every box in it.
@@ -281,10 +299,11 @@ def render(model: Model, out: Optional[PathLike] = None, *, example_inputs=None,
     if source_info is None and isinstance(model, (str, os.PathLike)):
         source_info = os.fspath(model)
     options = DrawOptions(theme=theme, rankdir=rankdir, show=show, title=title,
-                          color_by=color_by, width=width, timeout=timeout,
-                          source_info=source_info, command_line=command_line)
+                          color_by=color_by, width=width, timeout=timeout, style=style,
+                          font=font, font_size=font_size, standalone=standalone,
+                          boxes3d=boxes3d, source_info=source_info, command_line=command_line)
     fmt = check_output_path(out, format) if out is not None or format else "svg"
-    options.checked()
+    options.checked(fmt)
     G = _to_ir(model, example_inputs, source_options.pop("example_kwargs", None),
                _options(**source_options))
     return render_graph(G, None if out is None else os.fspath(out), format=fmt,

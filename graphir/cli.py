@@ -64,7 +64,8 @@ def _add_view_options(parser):
                        help="colour nodes by a number: mean, std, min, max, zeros (with "
                             "--stats), weight_change, params; none for op categories")
     group.add_argument("--width", default=None, metavar="LENGTH",
-                       help="shrink the figure to this width, e.g. 3.3in, 8.5cm, 240pt")
+                       help="shrink the figure to this width, e.g. 3.3in, 8.5cm, 240pt; "
+                            "for .tex a TeX length such as '\\columnwidth'")
     group.add_argument("--title", default=None, help="figure title (default: model name)")
     group.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                        help="give up on Graphviz layout after this long (default 120)")
@@ -88,6 +89,18 @@ def _render_parser(commands):
                         help="output format (default: from -o's extension, else svg)")
     _add_source_options(render)
     _add_view_options(render)
+    paper = render.add_argument_group("paper figures")
+    paper.add_argument("--style", default="graph", choices=("graph", "blocks"),
+                       help="graph: ops and modules (default); blocks: one block per module "
+                            "as papers draw them (5-25 blocks unless --depth N)")
+    paper.add_argument("--standalone", action="store_true",
+                       help="with -o fig.tex: a whole compilable document, not a picture")
+    paper.add_argument("--font", default=None, metavar="FAMILY",
+                       help="font family for SVG/PDF/PNG, e.g. Times or 'DejaVu Sans'")
+    paper.add_argument("--font-size", type=float, default=None, metavar="PT",
+                       help="point size of op names (details follow)")
+    paper.add_argument("--boxes3d", action="store_true",
+                       help="with --style blocks: 3-D boxes sized by the tensor")
     _add_common(render)
 
 
@@ -225,9 +238,11 @@ def _command_line():
 def _draw_options(args, source_info=None):
     """The drawing options, checked now (before any model is loaded)."""
     show = None if args.show is None else [s.strip() for s in args.show.split(",") if s.strip()]
+    paper = {key: getattr(args, key) for key in ("style", "font", "font_size", "standalone",
+                                                  "boxes3d") if hasattr(args, key)}
     return api.DrawOptions(theme=args.theme, rankdir=args.rankdir, show=show, title=args.title,
                            color_by=args.color_by, width=args.width, timeout=args.timeout,
-                           source_info=source_info, command_line=_command_line()).checked()
+                           source_info=source_info, command_line=_command_line(), **paper)
 
 
 def _view_kwargs(args):
@@ -250,13 +265,14 @@ def cmd_render(args, messages):
     else:
         fmt = args.format or "svg"
         out = _default_output(args.model, fmt)
-    options = _draw_options(args, source_info=args.model)
+    options = _draw_options(args, source_info=args.model).checked(fmt)
     for flag, value in (("--depth", args.depth), ("--max-nodes", args.max_nodes)):
         if value is not None and value < 0:
             raise InputError(f"{flag} {value} is negative", hint=f"pass {flag} 0 or more")
     G = _load(args, messages)
     messages.step(f"laying out {G.number_of_nodes()} nodes with Graphviz")
-    if api.is_page_format(fmt):  # the page views by itself, so boxes can be opened
+    if api.is_page_format(fmt) or options.style != "graph":
+        # the page and the block diagram view the whole model themselves
         api.render(G, out, format=fmt, **options._asdict(), **_view_kwargs(args))
         messages.note(f"wrote {out}")
         return EXIT_OK
@@ -314,7 +330,7 @@ def _diff_format(args):
 def cmd_diff(args, messages):
     fmt = _diff_format(args)
     pictures = fmt in ("svg", "png", "pdf", "html")
-    options = _draw_options(args)._asdict() if pictures else {}
+    options = _draw_options(args).checked(fmt)._asdict() if pictures else {}
     messages.step(f"comparing {args.old} and {args.new}")
     result = api.diff(args.old, args.new, atol=args.atol, rtol=args.rtol, **_source_kwargs(args))
     report = api.diff_report(result, format=fmt, old_name=args.old, new_name=args.new,

@@ -54,22 +54,46 @@ class DrawOptions(NamedTuple):
     width: Union[None, str, float] = None
     #: seconds Graphviz may take
     timeout: float = 120.0
+    #: ``graph`` (ops and modules) or ``blocks`` (one block per module, as papers draw)
+    style: str = "graph"
+    #: font family for SVG/PDF/PNG (``Times``, ``DejaVu Sans``); TikZ uses the paper's
+    font: Optional[str] = None
+    #: point size of op names (details follow); for TikZ the layout's text size
+    font_size: Optional[float] = None
+    #: TikZ: a whole compilable document instead of a picture to ``\input``
+    standalone: bool = False
+    #: blocks: PlotNeuralNet-style 3-D boxes sized by the tensor
+    boxes3d: bool = False
     #: pages: the model as the user named it (a path or FILE.py:CALLABLE)
     source_info: Optional[str] = None
     #: pages: the command line that made the output
     command_line: Optional[str] = None
 
-    def checked(self) -> "DrawOptions":
-        """Raise :class:`InputError` now for a bad theme, ``show`` item or width."""
+    def checked(self, fmt: Optional[str] = None) -> "DrawOptions":
+        """Raise :class:`InputError` now for a bad theme, ``show`` item, style or width.
+
+        For ``fmt="tex"`` the width is a TeX length (``\\columnwidth``, ``8cm``),
+        checked when the picture is written; otherwise a length in in/cm/mm/pt.
+        """
         from graphir.renderers.backend import parse_length
         from graphir.renderers.dot import parse_show
         from graphir.renderers.themes import get_theme
 
         get_theme(self.theme)
         parse_show(self.show)
-        if self.width is not None:
+        if self.style not in STYLES:
+            raise InputError(f"unknown --style {self.style!r}",
+                             hint=f"use one of {', '.join(STYLES)}")
+        if self.width is not None and fmt != "tex":
             parse_length(self.width)
+        if self.font_size is not None and not 2 <= float(self.font_size) <= 72:
+            raise InputError(f"--font-size {self.font_size} is out of range",
+                             hint="pass a size in points between 2 and 72")
         return self
+
+
+#: Drawing styles: the op/module graph, or a paper's block diagram.
+STYLES = ("graph", "blocks")
 
 
 class OutputFormat(NamedTuple):
@@ -110,7 +134,8 @@ def _dot_source(G, options: DrawOptions) -> str:
     from graphir.renderers.dot import to_dot
 
     return to_dot(G, theme=options.theme, rankdir=options.rankdir, show=options.show,
-                  title=options.title, color_by=options.color_by)
+                  title=options.title, color_by=options.color_by, font=options.font,
+                  font_size=options.font_size)
 
 
 def _graphviz(fmt: str):
@@ -135,6 +160,18 @@ def _write_dot(G, options: DrawOptions) -> bytes:
 @register_format("json", (".json",), "the viewed IR as node-link JSON")
 def _write_json(G, options: DrawOptions) -> bytes:
     return serialize.to_json(G).encode("utf-8")
+
+
+@register_format("tex", (".tex",), "a TikZ picture typeset in the paper's fonts "
+                 "(--standalone: a whole document)")
+def _write_tex(G, options: DrawOptions) -> bytes:
+    from graphir.renderers.tikz import to_tikz
+
+    theme = "paper" if options.theme == "default" else options.theme
+    return to_tikz(G, theme=theme, rankdir=options.rankdir, show=options.show,
+                   title=options.title, color_by=options.color_by, width=options.width,
+                   standalone=options.standalone, font_size=options.font_size,
+                   timeout=options.timeout).encode("utf-8")
 
 
 @register_format("html", (".html", ".htm"), "one self-contained interactive page (zoom, "
@@ -225,9 +262,9 @@ def draw(G, out=None, *, format: Optional[str] = None,
     fmt = check_output_path(out, format) if out is not None or format else "svg"
     output = FORMATS[fmt]
     if output.whole_graph:  # a viewed graph is drawn as it is: no view on top
-        data = output.writer(G, options.checked(), {"fold": False, "max_nodes": 0})
+        data = output.writer(G, options.checked(fmt), {"fold": False, "max_nodes": 0})
     else:
-        data = output.writer(G, options.checked())
+        data = output.writer(G, options.checked(fmt))
     if out is None:
         return data
     return write(data, out)
@@ -261,10 +298,46 @@ def render_graph(G, out=None, *, format: Optional[str] = None,
     is computed, so a bad extension or theme costs nothing.
     """
     fmt = check_output_path(out, format) if out is not None or format else "svg"
-    options = options.checked()
+    options = options.checked(fmt)
+    if options.style == "blocks":
+        data = _blocks(G, fmt, options, depth=depth, focus=focus)
+        return data if out is None else write(data, out)
     if FORMATS[fmt].whole_graph:
         data = FORMATS[fmt].writer(G, options, {"depth": depth, "focus": focus, "fold": fold,
                                                 "max_nodes": max_nodes})
         return data if out is None else write(data, out)
     shown = view_graph(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes)
     return draw(shown, out, format=fmt, options=options)
+
+
+def _blocks(G, fmt: str, options: DrawOptions, *, depth: Optional[int] = None,
+            focus: Optional[str] = None) -> bytes:
+    """A block diagram of the whole graph (``style="blocks"``) in ``fmt``.
+
+    The block view needs the full IR (it picks the depth giving 5-25 blocks
+    itself unless ``depth`` is given), so it is computed here, not by
+    :func:`view_graph`.
+    """
+    from graphir.passes import block_view
+    from graphir.passes import focus as focus_graph
+    from graphir.renderers.backend import render_bytes
+    from graphir.renderers.blocks import blocks_to_dot, blocks_to_tikz
+
+    if focus:
+        G = focus_graph(G, focus)
+    B = block_view(G, depth=depth)
+    rankdir = options.rankdir or "LR"
+    if fmt == "tex":
+        kwargs = {} if options.font_size is None else {"font_size": float(options.font_size)}
+        return blocks_to_tikz(B, theme=options.theme, width=options.width,
+                              standalone=options.standalone, boxes3d=options.boxes3d,
+                              title=options.title, rankdir=rankdir, **kwargs).encode("utf-8")
+    if fmt not in ("svg", "png", "pdf", "dot"):
+        raise InputError(f"--style blocks cannot write {fmt}", hint="write .tex, .svg, .pdf, "
+                                                                     ".png or .dot")
+    source = blocks_to_dot(B, theme=options.theme, font=options.font,
+                           font_size=options.font_size, title=options.title,
+                           boxes3d=options.boxes3d, rankdir=rankdir)
+    if fmt == "dot":
+        return source.encode("utf-8")
+    return render_bytes(source, fmt, timeout=options.timeout, width=options.width)

@@ -10,10 +10,13 @@ runs in time linear in the graph (times the module depth).
 - :func:`fit_budget` — collapse shallower until a ``--max-nodes`` budget fits.
 - :func:`view` — focus, depth, fold and budget in that order (what the CLI runs).
 - :func:`module_tree`, :func:`list_modules` — the module hierarchy.
+- :func:`block_view`, :func:`block_depth` — one block per module at a depth
+  giving 5–25 blocks, for ``--style blocks``.
 
 The passes read IR attributes only; they never import torch or onnx.
 """
 
+from graphir.passes.blocks import block_depth, block_view
 from graphir.passes.budget import DEFAULT_MAX_NODES, fit_budget, view
 from graphir.passes.collapse import collapse
 from graphir.passes.common import module_depth, structural_signature
@@ -28,6 +31,8 @@ __all__ = [
     "focus",
     "fit_budget",
     "view",
+    "block_view",
+    "block_depth",
     "module_tree",
     "list_modules",
     "module_depth",

@@ -14,7 +14,12 @@
 * :mod:`graphir.renderers.themes` — fonts and colours;
 * :mod:`graphir.renderers.backend` — runs ``dot`` with a timeout, makes SVG and
   PDF output deterministic and paper-ready, scales to a width, and writes
-  files atomically.
+  files atomically; :func:`layout_json` returns Graphviz's layout;
+* :mod:`graphir.renderers.tikz` — the Graphviz layout as a TikZ picture with
+  LaTeX-typeset labels (:func:`to_tikz`);
+* :mod:`graphir.renderers.blocks` — block diagrams (TikZ, and pinned DOT for
+  SVG/PDF/PNG) of a :func:`graphir.passes.blocks.block_view`;
+* :mod:`graphir.renderers.latex` — LaTeX escaping, shapes and weights as maths.
 
 Reads IR attributes only; imports neither torch nor onnx.
 """
@@ -23,10 +28,12 @@ from graphir.renderers.backend import (
     clean_pdf,
     clean_svg,
     find_dot,
+    layout_json,
     render_bytes,
     run_dot,
     write_atomic,
 )
+from graphir.renderers.blocks import blocks_to_dot, blocks_to_tikz
 from graphir.renderers.colors import QUANTITIES
 from graphir.renderers.dot import (
     COLOR_BY_OPTIONS,
@@ -43,7 +50,8 @@ from graphir.renderers.labels import (
     op_category,
     short_param_name,
 )
-from graphir.renderers.themes import THEMES, Theme, get_theme
+from graphir.renderers.themes import THEMES, Theme, get_theme, with_font
+from graphir.renderers.tikz import to_tikz
 
 __all__ = [
     "to_dot",
@@ -56,6 +64,11 @@ __all__ = [
     "Theme",
     "THEMES",
     "get_theme",
+    "with_font",
+    "to_tikz",
+    "blocks_to_tikz",
+    "blocks_to_dot",
+    "layout_json",
     "format_shape",
     "format_dtype",
     "format_count",

@@ -53,6 +53,7 @@ __all__ = [
     "parse_length",
     "find_dot",
     "run_dot",
+    "layout_json",
     "clean_svg",
     "fit_svg_width",
     "clean_pdf",
@@ -188,6 +189,46 @@ def run_dot(dot_source, fmt, *, timeout=120, width=None):
         first = next((line.strip() for line in lines if line.strip()), "no message")
         raise RenderError(f"Graphviz failed (exit code {done.returncode}): {first}")
     return done.stdout
+
+
+def layout_json(dot_source, *, timeout=120):
+    """Graphviz's own layout of DOT text, as the dict ``dot -Tjson`` writes.
+
+    Used by renderers that draw the layout themselves (TikZ): coordinates are
+    in points (1/72 in) with y pointing up; nodes carry ``pos``, ``width``
+    and ``height`` (inches), clusters ``bb``, edges their Bézier ``_draw_``
+    and arrow-head ``_hdraw_`` operations. Graphviz runs once, with the same
+    timeout and error handling as :func:`run_dot`.
+
+    Parameters
+    ----------
+    dot_source : str
+    timeout : float, default 120
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    RenderError
+        As :func:`run_dot`, or when Graphviz's JSON cannot be read.
+
+    Examples
+    --------
+    >>> layout = layout_json('digraph { a -> b }')  # doctest: +SKIP
+    >>> [obj["name"] for obj in layout["objects"]]  # doctest: +SKIP
+    ['a', 'b']
+    """
+    import json
+
+    data = run_dot(dot_source, "json", timeout=timeout)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise RenderError(f"cannot read Graphviz's JSON layout: {error}",
+                          hint="check the Graphviz installation (needs -Tjson, Graphviz ≥ 2.40)"
+                          ) from None
 
 
 def clean_svg(svg_bytes):

@@ -74,7 +74,7 @@ from graphir.renderers.nodes import (
     node_statement,
 )
 from graphir.renderers.proxies import with_proxies
-from graphir.renderers.themes import get_theme
+from graphir.renderers.themes import get_theme, with_font
 from graphir.renderers.tree import TREE_GRAPH_ATTRS, is_parameter_tree, is_tree_node
 from graphir.util.text import short_name
 
@@ -528,7 +528,8 @@ def node_dom_ids(drawn, used=None):
     return {node: _dom_id("node_", node, used) for node in drawn.nodes}
 
 
-def to_dot(G, *, theme="default", rankdir=None, show=None, title=None, color_by=None):
+def to_dot(G, *, theme="default", rankdir=None, show=None, title=None, color_by=None,
+           font=None, font_size=None):
     """Write an IR graph as Graphviz DOT text.
 
     Parameters
@@ -560,6 +561,11 @@ def to_dot(G, *, theme="default", rankdir=None, show=None, title=None, color_by=
         bar is added to the legend. None (default) means ``weight_change``
         when the graph carries ``weight_change_max``, else op categories;
         ``"none"`` always means op categories (or diff states).
+    font : str, optional
+        Font family for all text, overriding the theme's (see
+        :func:`graphir.renderers.themes.with_font`).
+    font_size : float, optional
+        Point size of op names, overriding the theme's; other sizes follow.
 
     Returns
     -------
@@ -572,7 +578,7 @@ def to_dot(G, *, theme="default", rankdir=None, show=None, title=None, color_by=
         On an unknown theme, rankdir, ``show`` entry or ``color_by``, or a
         ``color_by`` no node has a value for.
     """
-    theme = get_theme(theme)
+    theme = with_font(theme, font, font_size)
     show = parse_show(show)
     tree = is_parameter_tree(G)
     rankdir = rankdir or ("LR" if tree else "TB")
