@@ -31,6 +31,7 @@ import re
 import struct
 
 from graphir.errors import InputError, MissingDependencyError, UnsafeFileError
+from graphir.loaders.kinds import CONFIG_FILE
 
 __all__ = [
     "CONFIG_FILE",
@@ -42,10 +43,10 @@ __all__ = [
     "read_weights_header",
     "check_weights",
     "example_inputs",
+    "to_module_device",
     "build_hf_model",
 ]
 
-CONFIG_FILE = "config.json"
 #: What to install for model folders (``pyproject``: ``hf = ["transformers>=4.45"]``).
 HF_EXTRA_HINT = "pip install 'graphir[hf]' (or transformers>=4.45)"
 _UNSAFE_FLAG = "--unsafe-load"
@@ -418,9 +419,31 @@ def _build_dtype(header, data, torch):
     return value if isinstance(value, torch.dtype) and value.is_floating_point else torch.float32
 
 
-def _expected_tensors(module):
-    """``(name -> shape, groups of names sharing one tensor)`` of the module's state_dict."""
+def _expected_spaces(module):
+    """The module's state_dict as checkpoints name it: converted back, then as is.
+
+    transformers >= 5 renames (and fuses, e.g. MoE experts) some weights when
+    loading and reverts that when saving, so a ``save_pretrained`` folder holds
+    the reverted names; older folders and other writers hold the module's own.
+    The reverted names come from transformers' own
+    ``revert_weight_conversion``, run on the ``meta`` tensors (shapes only).
+    """
     state = module.state_dict(keep_vars=True)
+    spaces = []
+    try:
+        from transformers.core_model_loading import revert_weight_conversion
+
+        reverted = revert_weight_conversion(module, dict(state))
+        if isinstance(reverted, dict) and set(reverted) != set(state):
+            spaces.append(reverted)
+    except Exception:  # older transformers, or a conversion that needs real data
+        pass
+    spaces.append(state)
+    return spaces
+
+
+def _shapes_and_ties(state):
+    """``(name -> shape, groups of names sharing one tensor)``."""
     shapes = {name: tuple(value.shape) for name, value in state.items()}
     by_id = {}
     for name, value in state.items():
@@ -432,10 +455,9 @@ def _ignored(name, patterns):
     return any(re.search(p, name) for p in patterns or ())
 
 
-def _align_prefix(module, names):
+def _align_prefix(module, expected, names):
     """Checkpoint names renamed to the module's, for a base-model checkpoint; and a note."""
     prefix = getattr(module, "base_model_prefix", "") or ""
-    expected = set(module.state_dict())
     if not prefix or expected & set(names):
         return {n: n for n in names}, None
     added = {n: f"{prefix}.{n}" for n in names}
@@ -447,13 +469,34 @@ def _align_prefix(module, names):
     return {n: n for n in names}, None
 
 
+def _compare(module, state, header):
+    expected, tied = _shapes_and_ties(state)
+    renamed, note = _align_prefix(module, set(expected), list(header.tensors))
+    found = {renamed[name]: shape for name, (shape, _) in header.tensors.items()}
+    missing_patterns = getattr(module, "_keys_to_ignore_on_load_missing", None)
+    unexpected_patterns = getattr(module, "_keys_to_ignore_on_load_unexpected", None)
+    satisfied = set(found)
+    for group in tied:
+        if satisfied & set(group):
+            satisfied |= set(group)
+    missing = [n for n in expected if n not in satisfied and not _ignored(n, missing_patterns)]
+    unexpected = [n for n in found if n not in expected and not _ignored(n, unexpected_patterns)]
+    shapes = {n: (tuple(found[n]), expected[n]) for n in found
+              if n in expected and tuple(found[n]) != expected[n]}
+    return {"missing": missing, "unexpected": unexpected, "shape": shapes}, \
+        ([note] if note else [])
+
+
 def check_weights(module, header):
     """Compare a module's state_dict with a checkpoint's header, by name.
 
-    Tied tensors (``lm_head.weight`` sharing the embedding's storage when
-    ``tie_word_embeddings``) need to appear only once; names the model class
-    declares ignorable (``_keys_to_ignore_on_load_missing`` /
-    ``_unexpected``) are not counted.
+    Names are compared as transformers saves them (its weight conversions
+    reverted, see :func:`_expected_spaces`) and as the module has them; the
+    closer match is reported. Tied tensors (``lm_head.weight`` sharing the
+    embedding when ``tie_word_embeddings``) need to appear only once; names
+    the model class declares ignorable (``_keys_to_ignore_on_load_missing``
+    / ``_unexpected``) are not counted; a base-model checkpoint for a model
+    with a head (or the reverse) is matched through ``base_model_prefix``.
 
     Parameters
     ----------
@@ -470,21 +513,13 @@ def check_weights(module, header):
     notes : list of str
         What was adjusted (a base-model prefix).
     """
-    expected, tied = _expected_tensors(module)
-    renamed, note = _align_prefix(module, list(header.tensors))
-    found = {renamed[name]: shape for name, (shape, _) in header.tensors.items()}
-    missing_patterns = getattr(module, "_keys_to_ignore_on_load_missing", None)
-    unexpected_patterns = getattr(module, "_keys_to_ignore_on_load_unexpected", None)
-    satisfied = set(found)
-    for group in tied:
-        if satisfied & set(group):
-            satisfied |= set(group)
-    missing = [n for n in expected if n not in satisfied and not _ignored(n, missing_patterns)]
-    unexpected = [n for n in found if n not in expected and not _ignored(n, unexpected_patterns)]
-    shapes = {n: (tuple(found[n]), expected[n]) for n in found
-              if n in expected and tuple(found[n]) != expected[n]}
-    return {"missing": missing, "unexpected": unexpected, "shape": shapes}, \
-        ([note] if note else [])
+    best = None
+    for state in _expected_spaces(module):
+        problems, notes = _compare(module, state, header)
+        count = sum(len(v) for v in problems.values())
+        if best is None or count < best[0]:
+            best = (count, problems, notes)
+    return best[1], best[2]
 
 
 def _mismatch_error(problems, header, architecture):
@@ -547,7 +582,7 @@ def _forward_params(module):
         return {}
 
 
-def example_inputs(module, config, *, dtype=None):
+def example_inputs(module, config, *, dtype=None, device="meta"):
     """Keyword example inputs for a transformers model, by what its forward takes.
 
     - token ids (ones, ``[1, 16]`` or the position limit) and an attention
@@ -566,11 +601,15 @@ def example_inputs(module, config, *, dtype=None):
     config : transformers.PretrainedConfig
     dtype : torch.dtype, optional
         Floating dtype of the inputs (the model's); float32 by default.
+    device : str
+        Where the tensors are made: ``meta`` (the default) matches a module
+        built on ``meta``; model code that makes tensors on its inputs'
+        device then stays on one device.
 
     Returns
     -------
     kwargs : dict
-        ``name -> tensor`` (CPU tensors, small) plus ``use_cache``.
+        ``name -> tensor`` plus ``use_cache``.
     notes : list of str
         What was assumed, for the graph's notes.
     """
@@ -616,10 +655,27 @@ def example_inputs(module, config, *, dtype=None):
         kwargs["decoder_input_ids"] = torch.ones(1, _DECODER_LEN, dtype=torch.long)
         shown.append(f"decoder_input_ids [1, {_DECODER_LEN}]")
     notes = [f"example inputs: {', '.join(shown)} (pass --input-shape to change them)"]
+    kwargs = {k: v.to(device) for k, v in kwargs.items()}
     if "use_cache" in params:
         kwargs["use_cache"] = False
         notes.append("ran without the KV cache (use_cache=False)")
     return kwargs, notes
+
+
+def to_module_device(module, args, kwargs):
+    """``(args, kwargs)`` with every tensor moved to ``module``'s device.
+
+    For inputs made elsewhere (``--input-shape``) and a module on ``meta``.
+    """
+    device = next((p.device for p in module.parameters()), None)
+    if device is None:
+        return args, kwargs
+
+    def move(value):
+        return value.to(device) if hasattr(value, "to") and hasattr(value, "device") else value
+
+    return (tuple(move(a) for a in args or ()),
+            {k: move(v) for k, v in (kwargs or {}).items()})
 
 
 # --------------------------------------------------------------------------- the model
