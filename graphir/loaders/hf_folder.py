@@ -582,7 +582,7 @@ def _forward_params(module):
         return {}
 
 
-def example_inputs(module, config, *, dtype=None, device="meta"):
+def example_inputs(module, config, *, dtype=None, device="meta", kv_cache=False):
     """Keyword example inputs for a transformers model, by what its forward takes.
 
     - token ids (ones, ``[1, 16]`` or the position limit) and an attention
@@ -593,7 +593,8 @@ def example_inputs(module, config, *, dtype=None, device="meta"):
       (3000 frames for Whisper) or ``input_values`` ``[1, 16000]`` for audio,
     - ``decoder_input_ids`` ``[1, 8]`` for encoder–decoders,
     - both token ids and pixel values for dual encoders such as CLIP,
-    - ``use_cache=False`` whenever ``forward`` accepts it.
+    - ``use_cache=False`` whenever ``forward`` accepts it, unless
+      ``kv_cache`` (the CLI's ``--kv-cache``).
 
     Parameters
     ----------
@@ -605,6 +606,8 @@ def example_inputs(module, config, *, dtype=None, device="meta"):
         Where the tensors are made: ``meta`` (the default) matches a module
         built on ``meta``; model code that makes tensors on its inputs'
         device then stays on one device.
+    kv_cache : bool
+        Leave ``use_cache`` to the model (draw the KV cache).
 
     Returns
     -------
@@ -656,9 +659,10 @@ def example_inputs(module, config, *, dtype=None, device="meta"):
         shown.append(f"decoder_input_ids [1, {_DECODER_LEN}]")
     notes = [f"example inputs: {', '.join(shown)} (pass --input-shape to change them)"]
     kwargs = {k: v.to(device) for k, v in kwargs.items()}
-    if "use_cache" in params:
+    if "use_cache" in params and not kv_cache:
+        # the same sentence as graphir.converters._cache.without_cache
         kwargs["use_cache"] = False
-        notes.append("ran without the KV cache (use_cache=False)")
+        notes.append("drawn without the KV cache (use_cache=False); pass --kv-cache to draw it")
     return kwargs, notes
 
 
@@ -717,7 +721,7 @@ class HFModel:
     header: object = None
 
 
-def build_hf_model(folder, *, unsafe_load=False, strict=True, inputs=True):
+def build_hf_model(folder, *, unsafe_load=False, strict=True, inputs=True, kv_cache=False):
     """Build a Hugging Face folder's architecture on ``meta`` and check its weights.
 
     Parameters
@@ -733,6 +737,8 @@ def build_hf_model(folder, *, unsafe_load=False, strict=True, inputs=True):
         mismatch becomes a note.
     inputs : bool
         Also make example inputs (see :func:`example_inputs`).
+    kv_cache : bool
+        Do not pass ``use_cache=False`` (``--kv-cache``).
 
     Returns
     -------
@@ -800,7 +806,7 @@ def build_hf_model(folder, *, unsafe_load=False, strict=True, inputs=True):
                      "their headers; no weights were read")
     kwargs = {}
     if inputs:
-        kwargs, more = example_inputs(module, config, dtype=dtype)
+        kwargs, more = example_inputs(module, config, dtype=dtype, kv_cache=kv_cache)
         notes += more
     name = os.path.basename(os.path.normpath(os.path.abspath(folder))) or architecture
     return HFModel(module=module, args=(), kwargs=kwargs, name=name, facts=facts, notes=notes,
