@@ -88,12 +88,20 @@ def _module_index(G, homes):
     return members, depth, kids
 
 
+def _is_group_output(data):
+    """True for an output node standing for a group of tensors (a KV cache)."""
+    return data.get("kind") == "output" and bool((data.get("attrs") or {}).get("group"))
+
+
 def _chains_into(G, homes, block, nxt, members, depth):
     """True when ``block`` feeds ``nxt`` and nothing outside ``block`` and ``nxt``."""
     level = depth[block] - 1
     feeds = False
+    nodes = G._node
     for node in members[block]:
         for dst in G._succ[node]:
+            if _is_group_output(nodes[dst]):
+                continue  # a grouped output (KV cache) reads every block; kept as one edge
             scope = homes[dst]
             where = scope[level][0] if len(scope) > level else None
             if where == nxt:
