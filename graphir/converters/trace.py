@@ -511,11 +511,11 @@ class _Recorder:
         ``{"error", "module", "node"}`` and a warning says the graph stops there.
         """
         message = _brief(exc)
-        edges, input_shapes, call, label = [], [], None, "error"
+        edges, params, input_shapes, call, label = [], {}, [], None, "error"
         if self.failure is not None:
             scope_entry, func, args, kwargs = self.failure
             call, label, names = _op_info(func)
-            edges, _, attrs = self._read_arguments(args, kwargs, names)
+            edges, params, _ = self._read_arguments(args, kwargs, names)
             input_shapes = [self._entry(leaf)["shape"]
                             for _, value in _named_arguments(args, kwargs, names)
                             for leaf in _leaves(value) if isinstance(leaf, self._tensor)]
@@ -529,7 +529,8 @@ class _Recorder:
         ir.add_node(self.G, node_id, kind="op", op="error", name=node_id,
                     label=f"{label} failed" if call is not None else "error",
                     module=module, module_type=module_type,
-                    scope=[list(pair) for pair in scope], outputs=[], attrs=attrs)
+                    scope=[list(pair) for pair in scope], outputs=[], params=params,
+                    attrs=attrs)
         for source, src_port, dst_port in edges:
             ir.add_edge(self.G, source, node_id, src_port, dst_port)
         where = module or "the top-level forward"
