@@ -10,7 +10,7 @@ into one ``output:<key>`` node whose ``attrs`` say it stands for a group
 such a node.
 """
 
-__all__ = ["CACHE_KEYS", "is_cache", "cache_key", "group_attrs"]
+__all__ = ["CACHE_KEYS", "is_cache", "cache_key", "group_attrs", "without_cache"]
 
 #: Output keys that hold a KV cache when the value is a plain tuple.
 CACHE_KEYS = ("past_key_values", "present_key_values", "present", "presents", "cache")
@@ -58,3 +58,50 @@ def group_attrs(entries):
         if shape not in shapes:
             shapes.append(shape)
     return {"group": "kv_cache", "count": len(entries), "shapes": shapes[:8]}
+
+
+def without_cache(module, kwargs, kv_cache=False):
+    """Example kwargs that switch a model's KV cache off, and the note saying so.
+
+    A model whose ``forward`` takes ``use_cache`` (Hugging Face decoders and
+    encoder-decoders) is called with ``use_cache=False`` unless ``kv_cache``
+    is true or the caller already chose; the drawing then has no cache
+    output. Other models are left as they are.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model.
+    kwargs : dict or None
+        The example keyword inputs (not changed).
+    kv_cache : bool
+        Draw the cache (``--kv-cache``): change nothing.
+
+    Returns
+    -------
+    tuple
+        ``(kwargs, note)``: the keyword inputs to use, and a note for the
+        graph (``G.graph["notes"]``) or None when nothing was changed.
+
+    Examples
+    --------
+    >>> class M:
+    ...     def forward(self, input_ids, use_cache=None): ...
+    >>> without_cache(M(), None)
+    ({'use_cache': False}, 'drawn without the KV cache (use_cache=False); pass --kv-cache to draw it')
+    >>> without_cache(M(), {"use_cache": True})
+    ({'use_cache': True}, None)
+    """
+    import inspect
+
+    kwargs = dict(kwargs or {})
+    if kv_cache or "use_cache" in kwargs:
+        return kwargs, None
+    try:
+        parameters = inspect.signature(module.forward).parameters
+    except (TypeError, ValueError, AttributeError):
+        return kwargs, None
+    if "use_cache" not in parameters:
+        return kwargs, None
+    kwargs["use_cache"] = False
+    return kwargs, "drawn without the KV cache (use_cache=False); pass --kv-cache to draw it"
