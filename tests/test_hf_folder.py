@@ -354,3 +354,21 @@ def test_example_inputs_and_conversion_per_kind(kind, folders, models):
     assert hf.facts["parameters"] == sum(p.numel() for p in real.parameters())
     used = sum(p.numel() for n, p in real.named_parameters() if n not in UNUSED.get(kind, ()))
     assert summarize(G)["total_params"] == used
+
+
+# ------------------------------------------------------------------ two folders
+
+
+def test_diff_headers_of_two_folders(folders, tmp_path):
+    from graphir.loaders.hf_folder import diff_headers, headers_diff_text
+
+    model = transformers.LlamaForCausalLM(_llama_config(num_hidden_layers=3)).to(torch.bfloat16)
+    other = _save(model, tmp_path / "three_layers")
+    diff = diff_headers(read_weights_header(folders["llama"]), read_weights_header(other))
+    assert diff["removed"] == [] and diff["shape"] == {}
+    assert len(diff["added"]) == 9 and diff["added"][0].startswith("model.layers.2.")
+    assert set(diff["dtype"].values()) == {("float32", "bfloat16")}
+    assert diff["same"] == 0
+    text = headers_diff_text(diff, limit=3)
+    assert text.splitlines()[0].startswith("weights: 0 tensor(s) the same, 9 added, 0 removed")
+    assert text.splitlines()[-1] == f"  ... and {9 + len(diff['dtype']) - 3} more"

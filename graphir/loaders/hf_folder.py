@@ -45,6 +45,8 @@ __all__ = [
     "example_inputs",
     "to_module_device",
     "build_hf_model",
+    "diff_headers",
+    "headers_diff_text",
 ]
 
 #: What to install for model folders (``pyproject``: ``hf = ["transformers>=4.45"]``).
@@ -774,7 +776,12 @@ def build_hf_model(folder, *, unsafe_load=False, strict=True, inputs=True, kv_ca
     dtype = _build_dtype(header, data, torch)
     try:
         with torch.device("meta"):
-            module = build(config, dtype=dtype)
+            try:
+                module = build(config, dtype=dtype)
+            except TypeError as exc:  # transformers < 4.56 calls it torch_dtype
+                if "dtype" not in str(exc):
+                    raise
+                module = build(config, torch_dtype=dtype)
     except Exception as exc:
         raise InputError(f"building {architecture} from it failed ({_brief(exc)})",
                          path=os.path.join(folder, CONFIG_FILE),
@@ -822,3 +829,72 @@ def _size(nbytes):
         if nbytes < 1000 or unit == "GB":
             break
     return f"{nbytes:.1f} {unit}"
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def diff_headers(old, new):
+    """Compare two folders' weights by their headers: names, shapes, dtypes.
+
+    Parameters
+    ----------
+    old, new : WeightsHeader or None
+        From :func:`read_weights_header` (None: a folder without weights).
+
+    Returns
+    -------
+    dict
+        ``removed`` and ``added`` (names), ``shape`` (``name -> (old, new)``),
+        ``dtype`` (``name -> (old, new)``), ``same`` (count of tensors equal
+        in name, shape and dtype), and ``old_bytes``/``new_bytes``. Values are
+        not compared: that would read the weights.
+
+    Examples
+    --------
+    >>> a = WeightsHeader("a", "safetensors", ("a",), {"w": ((2, 3), "float32")}, 24)
+    >>> b = WeightsHeader("b", "safetensors", ("b",), {"w": ((3, 3), "float32"),
+    ...                                                 "v": ((3,), "float32")}, 48)
+    >>> d = diff_headers(a, b)
+    >>> d["added"], d["shape"]
+    (['v'], {'w': ((2, 3), (3, 3))})
+    """
+    old_t = old.tensors if old is not None else {}
+    new_t = new.tensors if new is not None else {}
+    both = [n for n in old_t if n in new_t]
+    return {
+        "removed": sorted((n for n in old_t if n not in new_t), key=_natural_key),
+        "added": sorted((n for n in new_t if n not in old_t), key=_natural_key),
+        "shape": {n: (tuple(old_t[n][0]), tuple(new_t[n][0])) for n in both
+                  if tuple(old_t[n][0]) != tuple(new_t[n][0])},
+        "dtype": {n: (old_t[n][1], new_t[n][1]) for n in both if old_t[n][1] != new_t[n][1]},
+        "same": sum(1 for n in both if tuple(old_t[n][0]) == tuple(new_t[n][0])
+                    and old_t[n][1] == new_t[n][1]),
+        "old_bytes": old.nbytes if old is not None else 0,
+        "new_bytes": new.nbytes if new is not None else 0,
+    }
+
+
+def headers_diff_text(diff, *, limit=20):
+    """Plain-text lines for :func:`diff_headers`' result (one section per change kind).
+
+    Examples
+    --------
+    >>> print(headers_diff_text({"removed": [], "added": ["v"], "shape": {}, "dtype": {},
+    ...                          "same": 1, "old_bytes": 24, "new_bytes": 36}))
+    weights: 1 tensor(s) the same, 1 added, 0 removed, 0 reshaped, 0 of another dtype (24 B -> 36 B)
+      + v
+    """
+    lines = [f"weights: {diff['same']} tensor(s) the same, {len(diff['added'])} added, "
+             f"{len(diff['removed'])} removed, {len(diff['shape'])} reshaped, "
+             f"{len(diff['dtype'])} of another dtype ({_size(diff['old_bytes'])} -> "
+             f"{_size(diff['new_bytes'])})"]
+    entries = ([f"  - {n}" for n in diff["removed"]] + [f"  + {n}" for n in diff["added"]]
+               + [f"  ~ {n} {_shape_text(a)} -> {_shape_text(b)}"
+                  for n, (a, b) in sorted(diff["shape"].items(), key=lambda i: _natural_key(i[0]))]
+               + [f"  ~ {n} {a} -> {b}"
+                  for n, (a, b) in sorted(diff["dtype"].items(), key=lambda i: _natural_key(i[0]))])
+    lines += entries[:limit]
+    if len(entries) > limit:
+        lines.append(f"  ... and {len(entries) - limit} more")
+    return "\n".join(lines)
