@@ -27,9 +27,9 @@ from graphir.loaders.hf_folder import (  # noqa: E402
 from graphir.table import summarize  # noqa: E402
 
 def _llama_config(**extra):
-    return transformers.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64,
-                                    num_hidden_layers=2, num_attention_heads=4,
-                                    num_key_value_heads=2, **extra)
+    fields = dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2)
+    return transformers.LlamaConfig(**{**fields, **extra})
 
 
 CONFIGS = {
