@@ -372,3 +372,72 @@ def test_diff_headers_of_two_folders(folders, tmp_path):
     text = headers_diff_text(diff, limit=3)
     assert text.splitlines()[0].startswith("weights: 0 tensor(s) the same, 9 added, 0 removed")
     assert text.splitlines()[-1] == f"  ... and {9 + len(diff['dtype']) - 3} more"
+
+
+def test_quantized_weights_are_not_a_mismatch(folders, tmp_path):
+    folder = _copy(folders["llama"], tmp_path / "gptq")
+
+    def quantize(header):
+        header["model.layers.0.mlp.down_proj.qweight"] = header.pop(
+            "model.layers.0.mlp.down_proj.weight")
+
+    _rewrite_header(folder / "model.safetensors", quantize)
+    with pytest.raises(InputError, match="does not match"):
+        build_hf_model(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "gptq", "bits": 4}
+    (folder / "config.json").write_text(json.dumps(config))
+    hf = build_hf_model(folder)
+    assert any("declares gptq quantization" in n for n in hf.notes)
+
+
+CUSTOM_CONFIG = '''
+from transformers import PretrainedConfig
+
+
+class TinyConfig(PretrainedConfig):
+    model_type = "hfl-tiny-custom"
+
+    def __init__(self, width=4, **kwargs):
+        self.width = width
+        super().__init__(**kwargs)
+'''
+CUSTOM_MODEL = '''
+import torch
+from transformers import PreTrainedModel
+from .configuration_tiny import TinyConfig
+
+
+class TinyModel(PreTrainedModel):
+    config_class = TinyConfig
+    main_input_name = "input_values"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.fc = torch.nn.Linear(config.width, 2)
+        self.post_init()
+
+    def forward(self, input_values):
+        return self.fc(input_values[..., :4])
+'''
+
+
+def test_unsafe_load_runs_the_folders_own_code(tmp_path, monkeypatch):
+    import transformers.dynamic_module_utils as dynamic
+
+    monkeypatch.setattr(dynamic, "HF_MODULES_CACHE", str(tmp_path / "modules"))
+    monkeypatch.setattr(sys, "path", list(sys.path))  # transformers appends the cache
+    folder = _write_config(tmp_path / "custom", model_type="hfl-tiny-custom", width=4,
+                           architectures=["TinyModel"],
+                           auto_map={"AutoConfig": "configuration_tiny.TinyConfig",
+                                     "AutoModel": "modeling_tiny.TinyModel"})
+    (folder / "configuration_tiny.py").write_text(CUSTOM_CONFIG)
+    (folder / "modeling_tiny.py").write_text(CUSTOM_MODEL)
+    with pytest.raises(UnsafeFileError, match="--unsafe-load"):
+        build_hf_model(folder)
+    assert not (tmp_path / "modules").exists()  # refused before transformers saw the code
+    hf = build_hf_model(folder, unsafe_load=True)
+    assert type(hf.module).__name__ == "TinyModel"
+    assert any("ran the folder's own code" in n for n in hf.notes)
+    G = graphir.convert(hf.module, hf.args, example_kwargs=hf.kwargs, name=hf.name)
+    assert summarize(G)["total_params"] == 10

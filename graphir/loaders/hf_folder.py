@@ -798,11 +798,17 @@ def build_hf_model(folder, *, unsafe_load=False, strict=True, inputs=True, kv_ca
     else:
         problems, more = check_weights(module, header)
         notes += more
+        quantized = _quantization(data)
         if any(problems.values()):
             error = _mismatch_error(problems, header, architecture)
-            if strict:
+            if quantized:
+                notes.append(f"config.json declares {quantized} quantization: the weights' "
+                             f"names and shapes differ from the unquantized {architecture} "
+                             "drawn here, as expected")
+            elif strict:
                 raise error
-            notes.append(error.one_line())
+            else:
+                notes.append(error.one_line())
         facts.update(weights_format=header.format, weights_files=list(header.files),
                      weights_tensors=header.count, weights_bytes=header.nbytes,
                      weights_dtypes=header.dtypes)
@@ -818,6 +824,15 @@ def build_hf_model(folder, *, unsafe_load=False, strict=True, inputs=True, kv_ca
     name = os.path.basename(os.path.normpath(os.path.abspath(folder))) or architecture
     return HFModel(module=module, args=(), kwargs=kwargs, name=name, facts=facts, notes=notes,
                    config=config, header=header)
+
+
+def _quantization(data):
+    """The quantization method config.json declares (``gptq``, ``awq``...), or None."""
+    config = data.get("quantization_config")
+    if not isinstance(config, dict):
+        return None
+    method = config.get("quant_method") or config.get("quantization_method")
+    return str(method) if method else "a"
 
 
 def _size(nbytes):
