@@ -122,11 +122,25 @@ def _copy(src, dst):
 
 def test_detect_kind_reports_hf_folder_and_refuses_a_folder_without_config(folders, tmp_path):
     assert detect_kind(str(folders["llama"])) == "hf_folder"
-    (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(InputError, match=r"without config\.json.*save_pretrained"):
         detect_kind(str(tmp_path))
-    with pytest.raises(InputError, match=r"without config\.json"):
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(InputError, match=r"without config\.json.*; pass the model file inside "
+                                         r"it \(model\.safetensors\)$"):
         build_hf_model(tmp_path)
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.raises(InputError, match=r"PEFT adapter.*base model's folder"):
+        detect_kind(str(tmp_path))
+
+
+def test_a_diffusers_pipeline_points_at_its_components(folders, tmp_path):
+    import shutil
+
+    (tmp_path / "model_index.json").write_text("{}")
+    shutil.copytree(folders["vit"], tmp_path / "unet")
+    with pytest.raises(InputError, match=r"diffusers pipeline.*such as .*unet$"):
+        detect_kind(str(tmp_path))
 
 
 # ------------------------------------------------------------------ building on meta
@@ -287,7 +301,10 @@ def test_config_only_folder_gives_the_architecture_with_a_note(tmp_path):
     _llama_config().save_pretrained(str(folder))
     hf = build_hf_model(folder)
     assert "weights_tensors" not in hf.facts
-    assert any("holds no weights" in n for n in hf.notes)
+    assert any("holds no PyTorch weights" in n and "not read" not in n for n in hf.notes)
+    (folder / "tf_model.h5").write_bytes(b"")
+    hf = build_hf_model(folder)
+    assert any("(its tf_model.h5 is not read)" in n for n in hf.notes)
 
 
 def test_remote_code_is_refused_unless_the_type_is_built_in(tmp_path):

@@ -31,7 +31,7 @@ import re
 import struct
 
 from graphir.errors import InputError, MissingDependencyError, UnsafeFileError
-from graphir.loaders.kinds import CONFIG_FILE
+from graphir.loaders.kinds import CONFIG_FILE, folder_without_config
 
 __all__ = [
     "CONFIG_FILE",
@@ -59,6 +59,9 @@ _LAYOUTS = (
     ("pytorch_model.bin.index.json", "pytorch_bin", True),
     ("pytorch_model.bin", "pytorch_bin", False),
 )
+# weights of other frameworks, named in the note when no PyTorch weights are found
+_OTHER_WEIGHTS = ("tf_model.h5", "flax_model.msgpack", "model.ckpt.index", "openvino_model.xml",
+                  "model.onnx", "onnx/model.onnx")
 _MAX_CONFIG_BYTES = 16 * 2 ** 20
 _SHOWN = 3
 _SEQ_LEN = 16
@@ -116,10 +119,7 @@ def read_config(folder):
     folder = os.fspath(folder)
     path = os.path.join(folder, CONFIG_FILE)
     if not os.path.isfile(path):
-        raise InputError(f"is a folder without {CONFIG_FILE}, so not a Hugging Face model "
-                         "folder", path=folder,
-                         hint="pass a folder written by save_pretrained, or the model file "
-                              "inside this one")
+        raise folder_without_config(folder)
     try:
         if os.path.getsize(path) > _MAX_CONFIG_BYTES:
             raise InputError("is larger than 16 MB, too large for a model config", path=path,
@@ -793,8 +793,10 @@ def build_hf_model(folder, *, unsafe_load=False, strict=True, inputs=True, kv_ca
              "parameters": sum(p.numel() for p in unique.values()),
              "dtype": str(dtype).replace("torch.", "")}
     if header is None:
-        notes.append("the folder holds no weights (model.safetensors, pytorch_model.bin or "
-                     "their index); drew the architecture from config.json alone")
+        others = [n for n in _OTHER_WEIGHTS if os.path.isfile(os.path.join(folder, n))]
+        found = f" (its {', '.join(others)} is not read)" if others else ""
+        notes.append("the folder holds no PyTorch weights (model.safetensors, pytorch_model.bin "
+                     f"or their index){found}; drew the architecture from config.json alone")
     else:
         problems, more = check_weights(module, header)
         notes += more

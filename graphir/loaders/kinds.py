@@ -23,7 +23,7 @@ import zipfile
 
 from graphir.errors import InputError
 
-__all__ = ["KINDS", "FactorySpec", "detect_kind", "split_factory_spec"]
+__all__ = ["KINDS", "FactorySpec", "detect_kind", "split_factory_spec", "folder_without_config"]
 
 CONFIG_FILE = "config.json"
 
@@ -97,6 +97,35 @@ def split_factory_spec(spec):
     return None
 
 
+_MODEL_EXTENSIONS = (".onnx", ".pt2", ".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".json")
+
+
+def folder_without_config(path):
+    """The :class:`InputError` for a folder that is not a Hugging Face model folder.
+
+    The hint names what the folder looks like: a PEFT adapter, a diffusers
+    pipeline, or the model files inside it.
+    """
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        names = []
+    if "adapter_config.json" in names:
+        hint = "it holds a PEFT adapter (adapter_config.json); pass the base model's folder"
+    elif "model_index.json" in names:
+        parts = [n for n in names if os.path.isfile(os.path.join(path, n, CONFIG_FILE))]
+        hint = ("it is a diffusers pipeline (model_index.json); pass one of its component "
+                "folders" + (f", such as {os.path.join(path, parts[0])}" if parts else ""))
+    else:
+        files = [n for n in names if n.lower().endswith(_MODEL_EXTENSIONS)
+                 and os.path.isfile(os.path.join(path, n))]
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        hint = (f"pass the model file inside it ({shown})" if files else
+                "pass a model file, or a folder written by save_pretrained")
+    return InputError(f"is a folder without {CONFIG_FILE}, so not a Hugging Face model folder",
+                      path=path, hint=hint)
+
+
 def _zip_kind(path):
     try:
         with zipfile.ZipFile(path) as archive:
@@ -160,10 +189,7 @@ def detect_kind(spec):
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, CONFIG_FILE)):
             return "hf_folder"
-        raise InputError(f"is a folder without {CONFIG_FILE}, so not a Hugging Face model "
-                         "folder", path=path,
-                         hint="pass the model file inside it, or a folder written by "
-                              "save_pretrained")
+        raise folder_without_config(path)
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as handle:
