@@ -458,3 +458,20 @@ def test_unsafe_load_runs_the_folders_own_code(tmp_path, monkeypatch):
     assert any("ran the folder's own code" in n for n in hf.notes)
     G = graphir.convert(hf.module, hf.args, example_kwargs=hf.kwargs, name=hf.name)
     assert summarize(G)["total_params"] == 10
+
+
+def test_user_inputs_move_to_the_meta_module_in_its_dtype(models, tmp_path):
+    from graphir.loaders.hf_folder import to_module_device
+
+    folder = _save(models["vit"].to(torch.bfloat16), tmp_path / "vit_bf16")
+    models["vit"].to(torch.float32)
+    hf = build_hf_model(folder)
+    args, kwargs = to_module_device(hf.module, (torch.zeros(1, 3, 16, 16),),
+                                    {"interpolate_pos_encoding": True,
+                                     "ids": torch.ones(2, dtype=torch.long)})
+    assert (args[0].device.type, args[0].dtype) == ("meta", torch.bfloat16)
+    assert (kwargs["ids"].device.type, kwargs["ids"].dtype) == ("meta", torch.long)
+    assert kwargs["interpolate_pos_encoding"] is True
+    G = graphir.convert(hf.module, args, example_kwargs={"interpolate_pos_encoding": True})
+    first = [G.nodes[n]["outputs"][0] for n in G.graph["inputs"]][0]
+    assert first["shape"] == [1, 3, 16, 16] and first["dtype"] == "bfloat16"

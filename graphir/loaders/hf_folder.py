@@ -669,16 +669,21 @@ def example_inputs(module, config, *, dtype=None, device="meta", kv_cache=False)
 
 
 def to_module_device(module, args, kwargs):
-    """``(args, kwargs)`` with every tensor moved to ``module``'s device.
+    """``(args, kwargs)`` with every tensor on ``module``'s device, floats in its dtype.
 
-    For inputs made elsewhere (``--input-shape``) and a module on ``meta``.
+    For inputs made elsewhere (``--input-shape`` gives float32 on the CPU) and
+    a module built on ``meta``, possibly in bfloat16.
     """
-    device = next((p.device for p in module.parameters()), None)
-    if device is None:
-        return args, kwargs
+    first = next(iter(module.parameters()), None)
+    if first is None:
+        return tuple(args or ()), dict(kwargs or {})
 
     def move(value):
-        return value.to(device) if hasattr(value, "to") and hasattr(value, "device") else value
+        if not (hasattr(value, "to") and hasattr(value, "is_floating_point")):
+            return value
+        if value.is_floating_point() and first.is_floating_point():
+            return value.to(device=first.device, dtype=first.dtype)
+        return value.to(first.device)
 
     return (tuple(move(a) for a in args or ()),
             {k: move(v) for k, v in (kwargs or {}).items()})
