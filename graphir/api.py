@@ -64,10 +64,10 @@ def is_page_format(fmt: str) -> bool:
 
 
 def _options(source="auto", input_shapes=None, name=None, architecture=None, unsafe_load=False,
-             show_saved=False, stats=False) -> SourceOptions:
+             show_saved=False, stats=False, kv_cache=False) -> SourceOptions:
     return SourceOptions(source=source, input_shapes=input_shapes, name=name,
                          architecture=architecture, unsafe_load=unsafe_load,
-                         show_saved=show_saved, stats=stats)
+                         show_saved=show_saved, stats=stats, kv_cache=kv_cache)
 
 
 def _load_ir(model, options: SourceOptions):
@@ -106,7 +106,8 @@ def _to_ir(model: Model, example_inputs=None, example_kwargs=None,
 
 def load(model: PathLike, *, source: str = "auto", input_shapes: Optional[Sequence[str]] = None,
          name: Optional[str] = None, architecture: Optional[str] = None,
-         unsafe_load: bool = False, show_saved: bool = False, stats: bool = False) -> Graph:
+         unsafe_load: bool = False, show_saved: bool = False, stats: bool = False,
+         kv_cache: bool = False) -> Graph:
     """Read a model file, a ``FILE.py:CALLABLE`` factory or an IR JSON into the IR.
 
     Parameters
@@ -133,6 +134,10 @@ def load(model: PathLike, *, source: str = "auto", input_shapes: Optional[Sequen
         Run the model once more and record per-op output statistics (mean,
         std, min, max, fraction of zeros) as ``stats`` on each node; needs a
         model graphir can run (a factory, or weights with ``architecture``).
+    kv_cache : bool
+        Run transformers with their KV cache and draw it (as one grouped
+        output). Off by default: a model whose ``forward`` takes
+        ``use_cache`` runs with ``use_cache=False``, and a note says so.
 
     Returns
     -------
@@ -144,7 +149,8 @@ def load(model: PathLike, *, source: str = "auto", input_shapes: Optional[Sequen
     >>> load("samples/resnet_tiny.onnx", name="tiny").graph["name"]
     'tiny'
     """
-    options = _options(source, input_shapes, name, architecture, unsafe_load, show_saved, stats)
+    options = _options(source, input_shapes, name, architecture, unsafe_load, show_saved, stats,
+                       kv_cache)
     return as_graph(_load_ir(os.fspath(model), options))
 
 
@@ -152,7 +158,7 @@ def convert(model: Model, example_inputs=None, *, example_kwargs: Optional[Dict]
             source: str = "auto", name: Optional[str] = None,
             input_shapes: Optional[Sequence[str]] = None, unsafe_load: bool = False,
             show_saved: bool = False, architecture: Optional[str] = None,
-            stats: bool = False) -> Graph:
+            stats: bool = False, kv_cache: bool = False) -> Graph:
     """Turn a model object (or a path) into the IR.
 
     Parameters
@@ -167,7 +173,7 @@ def convert(model: Model, example_inputs=None, *, example_kwargs: Optional[Dict]
     source : str
         For modules: ``auto`` (the eager trace, then torch.export, then
         torch.fx), ``trace``, ``export``, ``fx`` or ``autograd``.
-    name, input_shapes, unsafe_load, show_saved, architecture, stats
+    name, input_shapes, unsafe_load, show_saved, architecture, stats, kv_cache
         As for :func:`load`.
 
     Returns
@@ -182,7 +188,8 @@ def convert(model: Model, example_inputs=None, *, example_kwargs: Optional[Dict]
     >>> [G.nodes[n]["label"] for n in graphir.ir.op_nodes(G)]
     ['linear']
     """
-    options = _options(source, input_shapes, name, architecture, unsafe_load, show_saved, stats)
+    options = _options(source, input_shapes, name, architecture, unsafe_load, show_saved, stats,
+                       kv_cache)
     return as_graph(_to_ir(model, example_inputs, example_kwargs, options))
 
 
@@ -374,7 +381,7 @@ def load_weights(path: PathLike, *, unsafe_load: bool = False) -> dict:
 def diff(old: Model, new: Model, *, source: str = "auto",
          input_shapes: Optional[Sequence[str]] = None, architecture: Optional[str] = None,
          unsafe_load: bool = False, show_saved: bool = False, stats: bool = False,
-         atol: float = 0.0, rtol: float = 0.0) -> Any:
+         kv_cache: bool = False, atol: float = 0.0, rtol: float = 0.0) -> Any:
     """Compare two models, or two checkpoints.
 
     Parameters
@@ -397,7 +404,8 @@ def diff(old: Model, new: Model, *, source: str = "auto",
     from graphir.diffing import as_arrays, diff_graphs, diff_tensors
     from graphir.loaders.door import open_model
 
-    options = _options(source, input_shapes, None, architecture, unsafe_load, show_saved, stats)
+    options = _options(source, input_shapes, None, architecture, unsafe_load, show_saved, stats,
+                       kv_cache)
     sides = []
     for side in (old, new):
         is_path = isinstance(side, (str, os.PathLike))
@@ -410,7 +418,12 @@ def diff(old: Model, new: Model, *, source: str = "auto",
         return result
     graphs = [graph_of(s, options) if hasattr(s, "is_weights") else _to_ir(s, options=options)
               for s in sides]
-    return diff_graphs(graphs[0], graphs[1])
+    result = diff_graphs(graphs[0], graphs[1])
+    if all(getattr(s, "kind", None) == "hf_folder" for s in sides):
+        from graphir.loaders.hf_folder import diff_headers
+
+        result.weights = diff_headers(*(s.payload().header for s in sides))
+    return result
 
 
 def _diff_picture(result, fmt: str, context: Optional[int], draw_options: dict) -> bytes:
@@ -474,12 +487,20 @@ def diff_report(result, *, format: str = "text", old_name: str = "old", new_name
             raise InputError("--plot draws a checkpoint diff; these inputs are models",
                              hint="pass two weight files, or drop --plot")
         plot_weight_change(result, plot)
+    weights = None if is_checkpoint else getattr(result, "weights", None)
     if format == "text":
         text = (checkpoint_to_text(result, old_name, new_name) if is_checkpoint
                 else to_text(result, old_name, new_name))
-        return text if text.endswith("\n") else text + "\n"
+        text = text if text.endswith("\n") else text + "\n"
+        if weights is not None:
+            from graphir.loaders.hf_folder import headers_diff_text
+
+            text += headers_diff_text(weights).rstrip("\n") + "\n"
+        return text
     if format == "json":
         data = checkpoint_to_json_dict(result) if is_checkpoint else to_json_dict(result)
+        if weights is not None:
+            data["weights"] = json.loads(json.dumps(weights))
         return json.dumps(data, sort_keys=True, indent=1) + "\n"
     if format == "html":
         if is_checkpoint:

@@ -34,6 +34,9 @@ def _add_source_options(parser):
                             "(a pickled nn.Module); only for files you trust")
     group.add_argument("--show-saved", action="store_true",
                        help="with --source autograd: show the tensors saved for backward")
+    group.add_argument("--kv-cache", action="store_true",
+                       help="run transformers with their KV cache and draw it as one grouped "
+                            "output (default: use_cache=False where the model takes it)")
     group.add_argument("--stats", action="store_true",
                        help="run the model once and record per-op output statistics "
                             "(mean, std, min, max, zeros) on the graph")
@@ -81,8 +84,9 @@ def _add_common(parser):
 def _render_parser(commands):
     render = commands.add_parser("render", help="draw a model as SVG, PNG, PDF, DOT or JSON")
     render.add_argument("model", metavar="MODEL",
-                        help="a model file (.onnx .pt2 .pt .pth .safetensors), an IR .json "
-                             "or FILE.py:CALLABLE")
+                        help="a model file (.onnx .pt2 .pt .pth .safetensors), a Hugging Face "
+                             "model folder, an IR .json, FILE.py:CALLABLE or "
+                             "MODULE.PATH:CALLABLE")
     render.add_argument("-o", "--output", metavar="OUT",
                         help="output file (default: MODEL's stem + .svg in this folder)")
     render.add_argument("--format", choices=api.render_formats(),
@@ -205,7 +209,7 @@ class _Messages:
 def _source_kwargs(args):
     return {"source": args.source, "input_shapes": args.input_shape,
             "architecture": args.architecture, "unsafe_load": args.unsafe_load,
-            "show_saved": args.show_saved, "stats": args.stats}
+            "show_saved": args.show_saved, "stats": args.stats, "kv_cache": args.kv_cache}
 
 
 def _load(args, messages, spec=None):

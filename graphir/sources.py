@@ -40,6 +40,7 @@ KIND_SOURCES: Dict[str, Tuple[str, ...]] = {
     "python": MODULE_SOURCES,
     "torch_pickle": ("state_dict",) + MODULE_SOURCES,
     "safetensors": ("state_dict",) + MODULE_SOURCES,
+    "hf_folder": MODULE_SOURCES,
 }
 
 
@@ -60,6 +61,9 @@ class SourceOptions(NamedTuple):
     show_saved: bool = False
     #: record per-op activation statistics (runs the model)
     stats: bool = False
+    #: run transformers with their KV cache (drawn as one grouped output); default
+    #: off: models that accept ``use_cache`` run with ``use_cache=False``
+    kv_cache: bool = False
 
 
 def check_source(source: str, kind: str, spec: str) -> None:
@@ -135,6 +139,9 @@ def capture_module(module, args, kwargs, options: SourceOptions,
         args = (args,)
     args = tuple(args or ())
     name = name or options.name or type(module).__name__
+    from graphir.converters._cache import without_cache
+
+    kwargs, cache_note = without_cache(module, kwargs, kv_cache=options.kv_cache)
     if source != "auto":
         G = _capture_once(module, args, kwargs, source, name, options)
     else:
@@ -155,6 +162,10 @@ def capture_module(module, args, kwargs, options: SourceOptions,
             G.graph.setdefault("warnings", []).append(
                 f"the eager trace could not capture the model ({failures[0]}); "
                 f"used {G.graph.get('source')}")
+    if cache_note:
+        notes = G.graph.setdefault("notes", [])
+        if cache_note not in notes:
+            notes.append(cache_note)
     ir.validate(G)
     return G
 
@@ -246,6 +257,30 @@ def _weights_graph(opened: Opened, options: SourceOptions):
 
 register_builder("torch_pickle")(_weights_graph)
 register_builder("safetensors")(_weights_graph)
+
+
+@register_builder("hf_folder")
+def _hf_folder_graph(opened: Opened, options: SourceOptions):
+    """A ``save_pretrained`` folder: its architecture built on ``meta`` from config.json,
+    the weights checked against it by their headers (none is read)."""
+    from graphir.loaders.hf_folder import to_module_device
+
+    if options.stats:
+        raise InputError("is a model folder drawn without reading its weights, so it has no "
+                         "activation statistics", path=opened.spec,
+                         hint="pass FILE.py:CALLABLE that loads the weights to use --stats")
+    opened.facts["kv_cache"] = options.kv_cache
+    hf = opened.payload()
+    args, kwargs = hf.args, hf.kwargs
+    if options.input_shapes:
+        args, _ = example_inputs(opened.spec, None, None, options.input_shapes)
+        kwargs = {k: v for k, v in hf.kwargs.items() if k == "use_cache"}
+        args, kwargs = to_module_device(hf.module, args, kwargs)
+    G = capture_module(hf.module, args, kwargs, options, name=options.name or hf.name)
+    notes = G.graph.setdefault("notes", [])
+    notes.extend(n for n in hf.notes if n not in notes)
+    G.graph["model_facts"] = hf.facts
+    return G
 
 
 def graph_of(opened: Opened, options: SourceOptions = SourceOptions()) -> Any:

@@ -82,7 +82,7 @@ def _module_outputs(G):
     Also ``{path: stats}``: the activation statistics of the first of those
     tensors, when the graph has them (``--stats``).
     """
-    outputs, stats, seen = {}, {}, set()
+    outputs, stats, seen, grouped = {}, {}, set(), {}
     for src, dst, edge in G.edges(data=True):
         data = G.nodes[src]
         if data.get("kind") not in ("op", "module"):
@@ -95,10 +95,14 @@ def _module_outputs(G):
         for path in _chain(data.get("module", "")):
             if path not in dst_chain and (path, src, port) not in seen:
                 seen.add((path, src, port))
-                outputs.setdefault(path, []).append(
+                # tensors of a grouped output (a KV cache) are listed after the others
+                target = grouped if (dst_data.get("attrs") or {}).get("group") else outputs
+                target.setdefault(path, []).append(
                     outs[port]["shape"] if port < len(outs) else None)
                 if path not in stats and port == 0 and data.get("stats"):
                     stats[path] = data["stats"]
+    for path, shapes in grouped.items():
+        outputs.setdefault(path, []).extend(shapes)
     return outputs, stats
 
 
@@ -162,12 +166,27 @@ def summarize(G, *, depth=None):
             "param_bytes": param_bytes}
 
 
-def _shape_text(shapes):
+#: Output shapes listed in a text or Markdown cell before the rest are counted.
+MAX_SHAPES_SHOWN = 3
+
+
+def _shape_text(shapes, limit=None):
+    """Shapes as ``[1, 16], [1, 8]``; past ``limit`` the first and a count.
+
+    Examples
+    --------
+    >>> _shape_text([[1, 2], [3]]), _shape_text([[1, 2]] * 5, limit=3)
+    ('[1, 2], [3]', '[1, 2] + 4 more')
+    """
     def one(shape):
         if shape is None:
             return "?"
         return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
-    return ", ".join(one(s) for s in shapes) if shapes else "--"
+    if not shapes:
+        return "--"
+    if limit is not None and len(shapes) > limit:
+        return f"{one(shapes[0])} + {len(shapes) - 1} more"
+    return ", ".join(one(s) for s in shapes)
 
 
 _STAT_COLUMNS = ("mean", "std", "min", "max", "zeros")
@@ -188,7 +207,7 @@ def _table_cells(table):
     for row in table["rows"]:
         name = "  " * (row["depth"] - 1) + _short_name(row["module"])
         flag = {None: "--", True: "yes", False: "no"}[row["trainable"]]
-        cells = [name, row["type"] or "", _shape_text(row["output_shape"]),
+        cells = [name, row["type"] or "", _shape_text(row["output_shape"], MAX_SHAPES_SHOWN),
                  f"{row['params']:,}", flag]
         if with_stats:
             values = row.get("output_stats") or {}

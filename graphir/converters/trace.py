@@ -62,12 +62,14 @@ import contextlib
 import functools
 import gc
 import inspect
+import sys
 import weakref
 
 from graphir import ir
+from graphir.converters._cache import cache_key, group_attrs
 from graphir.converters._torch_common import (
-    bind_example, canonical_names, dtype_name, import_torch, iter_leaves, json_value,
-    kept_state, named_tensor_outputs, weight_info,
+    _children, bind_example, canonical_names, dtype_name, import_torch, iter_leaves, json_value,
+    kept_state, leaf_name, weight_info,
 )
 from graphir.converters.stats import tensor_stats
 from graphir.errors import ConversionError, GraphIRError
@@ -87,7 +89,8 @@ _OP_INFO: dict = {}
 _PLAIN = (type(None), bool, int, str)
 
 
-def from_trace(module, example_args, example_kwargs=None, *, name=None, stats=False):
+def from_trace(module, example_args, example_kwargs=None, *, name=None, stats=False,
+               partial=False):
     """Record one eager forward pass of ``module`` as an IR (source ``"trace"``).
 
     Parameters
@@ -104,6 +107,12 @@ def from_trace(module, example_args, example_kwargs=None, *, name=None, stats=Fa
     stats : bool
         Also record activation statistics (:func:`graphir.converters.stats.tensor_stats`)
         of every op's first output and of every input, as ``stats`` on the node.
+    partial : bool
+        When the forward pass raises, return the graph captured up to the
+        failing call instead of raising: that call is an ``op="error"`` node
+        (``attrs``: ``exception``, ``call``, ``input_shapes``), the graph has
+        no outputs, ``graph["partial"]`` says where it failed and a warning
+        says the graph is partial.
 
     Returns
     -------
@@ -114,7 +123,16 @@ def from_trace(module, example_args, example_kwargs=None, *, name=None, stats=Fa
     ------
     ConversionError
         When ``module`` is not a module, the inputs do not fit its
-        ``forward``, the forward pass fails, or it returns no tensor.
+        ``forward``, the forward pass fails (the message names the module
+        path where it failed; not with ``partial``), or it returns no tensor.
+
+    Notes
+    -----
+    On the ``meta`` device tensors have shapes but no values. Reads of a
+    value into Python (``item``, ``tolist``, ``bool(t)``, ``int(t)``) are
+    answered with a placeholder (``True`` for truth tests, ``1``/``1.0`` for
+    numbers) instead of failing, and a warning on the graph names each
+    place, since a branch taken on such a value follows an all-ones input.
 
     Examples
     --------
@@ -132,8 +150,12 @@ def from_trace(module, example_args, example_kwargs=None, *, name=None, stats=Fa
     with _gc_paused():
         recorder = _Recorder(name, _weight_table(module), stats)
         recorder.add_inputs(bound)
-        output = _run_recorded(module, bound, recorder, name)
-        recorder.add_outputs(output, name)
+        output = _run_recorded(module, bound, recorder, name, partial)
+        if "partial" not in recorder.G.graph:
+            recorder.add_outputs(output, name)
+    warning = recorder.approximation_warning()
+    if warning:
+        recorder.G.graph.setdefault("warnings", []).insert(0, warning)
     return recorder.G
 
 
@@ -158,10 +180,41 @@ def _gc_paused():
             gc.enable()
 
 
+#: Tensor methods that read a tensor's values into Python; on ``meta`` tensors
+#: (which have none) the trace answers them with a placeholder.
+_DATA_READS = ("item", "tolist", "__bool__", "__int__", "__float__", "__index__")
+
+
+def _placeholder(func_name, tensor):
+    """The documented stand-in for a value read from a ``meta`` tensor.
+
+    Truth tests and ``item`` of a bool tensor answer ``True``; numbers answer
+    ``1`` (``1.0`` for floating dtypes); ``tolist`` answers a nested list of
+    those in the tensor's shape. ``True``/``1`` keep the common branches of
+    model code (HF's "the mask is all ones, skip it" test) on the path a real
+    all-ones input would take.
+    """
+    if func_name == "__bool__" or tensor.dtype == import_torch().bool:
+        one = True
+    elif tensor.is_floating_point() or func_name == "__float__":
+        one = 1.0
+    else:
+        one = 1
+    if func_name != "tolist":
+        return one
+    value = one
+    for size in reversed(tuple(tensor.shape)):
+        value = [value] * int(size)
+    return value
+
+
 @functools.cache
 def _mode_class():
     """The ``TorchFunctionMode`` that runs each call, then records it."""
+    torch = import_torch()
     from torch.overrides import TorchFunctionMode
+
+    data_reads = {getattr(torch.Tensor, name): name for name in _DATA_READS}
 
     class RecordingMode(TorchFunctionMode):
         def __init__(self, recorder):
@@ -170,7 +223,14 @@ def _mode_class():
 
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            result = func(*args, **kwargs)
+            read = data_reads.get(func)
+            if read is not None and args and getattr(args[0], "is_meta", False):
+                return self.recorder.approximate(read, args[0])
+            try:
+                result = func(*args, **kwargs)
+            except Exception as exc:
+                self.recorder.failed(func, args, kwargs, exc)
+                raise
             self.recorder.record(func, args, kwargs, result)
             return result
 
@@ -194,8 +254,13 @@ def _install_scope_hooks(module, recorder):
     return handles
 
 
-def _run_recorded(module, bound, recorder, name):
-    """Run ``module`` on the bound inputs under the recording mode; its output."""
+def _run_recorded(module, bound, recorder, name, partial=False):
+    """Run ``module`` on the bound inputs under the recording mode; its output.
+
+    When the forward raises, the error names the module path where it
+    happened; with ``partial`` the failing call is added as an error node
+    (:meth:`_Recorder.add_error`) and None is returned instead.
+    """
     torch = import_torch()
     handles = _install_scope_hooks(module, recorder)
     try:
@@ -204,9 +269,16 @@ def _run_recorded(module, bound, recorder, name):
     except GraphIRError:
         raise
     except Exception as exc:  # the forward runs user code; report whatever it raises
+        where = recorder.failure_path()
+        if partial:
+            recorder.add_error(exc)
+            return None
+        place = f" in {where}" if where else ""
         raise ConversionError(
-            f"running the model on the example inputs failed ({_brief(exc)})", path=name,
-            hint="check the example input shapes and dtypes (--input-shape)") from exc
+            f"running the model on the example inputs failed{place} ({_brief(exc)})",
+            path=name,
+            hint="check the example input shapes and dtypes (--input-shape); "
+                 "--partial draws the graph up to the failing call") from exc
     finally:
         for handle in handles:
             handle.remove()
@@ -358,6 +430,12 @@ class _Recorder:
         self._tensor = torch.Tensor
         self._setitem = torch.Tensor.__setitem__
         self._dtypes = {}
+        #: ``(method, module path) -> count`` of meta reads answered with a placeholder.
+        self.approximated = {}
+        #: ``(scope entry, func, args, kwargs)`` of the torch call that raised, if any.
+        self.failure = None
+        #: Innermost ``scopes`` entry open when an exception left a module.
+        self.failure_scope = None
 
     # -- module stack (forward hooks) ---------------------------------------
 
@@ -374,8 +452,86 @@ class _Recorder:
         self.scopes.append((path, module_type, outer + filled + ((path, module_type),)))
 
     def leave(self, _module, _args, _output):
-        """Forward hook: pop the module pushed by :meth:`enter`."""
+        """Forward hook: pop the module pushed by :meth:`enter`.
+
+        The hook is ``always_call``: when it runs because the forward raised,
+        the innermost open module is kept as where the failure happened.
+        """
+        if self.failure_scope is None and sys.exc_info()[1] is not None and self.scopes:
+            self.failure_scope = self.scopes[-1]
         self.scopes.pop()
+
+    # -- data-dependent reads and failures (the mode calls these) ---------------
+
+    def _current(self):
+        return self.scopes[-1] if self.scopes else _ROOT_SCOPE
+
+    def approximate(self, method, tensor):
+        """Answer a value read on a ``meta`` tensor with :func:`_placeholder`; count it."""
+        key = (method, self._current()[0])
+        self.approximated[key] = self.approximated.get(key, 0) + 1
+        return _placeholder(method, tensor)
+
+    def approximation_warning(self):
+        """One warning line naming the placeholder answers, or None."""
+        if not self.approximated:
+            return None
+        total = sum(self.approximated.values())
+        places = [f"Tensor.{method} in {path or 'the top-level forward'}"
+                  + (f" ×{count}" if count > 1 else "")
+                  for (method, path), count in self.approximated.items()]
+        shown = "; ".join(places[:3]) + (f"; +{len(places) - 3} more" if len(places) > 3 else "")
+        return (f"the meta device holds no values: {total} data-dependent read(s) were answered "
+                f"with placeholders (True for truth tests, 1 for numbers) ({shown}); branches "
+                "taken on them follow an all-ones input and may differ with real data")
+
+    def failed(self, func, args, kwargs, exc):
+        """The mode saw ``func`` raise: keep it as the failing call."""
+        self.failure = (self._current(), func, args, kwargs)
+        self.failure_scope = None
+
+    def failure_path(self):
+        """Module path where the forward failed (``""`` at the top level)."""
+        if self.failure is not None:
+            return self.failure[0][0]
+        return (self.failure_scope or _ROOT_SCOPE)[0]
+
+    def add_error(self, exc):
+        """Add the failing call as an ``op="error"`` node; mark the graph partial.
+
+        The node sits in the module where the failure happened, is fed by the
+        producers of the call's tensor arguments, and carries
+        ``attrs={"exception": "Type: message", "call": op, "input_shapes":
+        [...]}``; it has no outputs. ``G.graph["partial"]`` records
+        ``{"error", "module", "node"}`` and a warning says the graph stops there.
+        """
+        message = _brief(exc)
+        edges, params, input_shapes, call, label = [], {}, [], None, "error"
+        if self.failure is not None:
+            scope_entry, func, args, kwargs = self.failure
+            call, label, names = _op_info(func)
+            edges, params, _ = self._read_arguments(args, kwargs, names)
+            input_shapes = [self._entry(leaf)["shape"]
+                            for _, value in _named_arguments(args, kwargs, names)
+                            for leaf in _leaves(value) if isinstance(leaf, self._tensor)]
+        else:
+            scope_entry = self.failure_scope or _ROOT_SCOPE
+        module, module_type, scope = scope_entry
+        node_id = self.ids.allocate(module, "error")
+        attrs = {"exception": message, "input_shapes": input_shapes}
+        if call is not None:
+            attrs["call"] = call
+        ir.add_node(self.G, node_id, kind="op", op="error", name=node_id,
+                    label=f"{label} failed" if call is not None else "error",
+                    module=module, module_type=module_type,
+                    scope=[list(pair) for pair in scope], outputs=[], params=params,
+                    attrs=attrs)
+        for source, src_port, dst_port in edges:
+            ir.add_edge(self.G, source, node_id, src_port, dst_port)
+        where = module or "the top-level forward"
+        self.G.graph["partial"] = {"error": message, "module": module, "node": node_id}
+        self.G.graph.setdefault("warnings", []).append(
+            f"the forward pass failed in {where} ({message}); the graph stops at that call")
 
     # -- tensors --------------------------------------------------------------
 
@@ -442,6 +598,7 @@ class _Recorder:
 
     def record(self, func, args, kwargs, result):
         """Add one call as an op node (nothing when it returned no tensor)."""
+        self.failure = None
         outputs = self._output_tensors(func, args, result)
         if not outputs:
             return
@@ -467,15 +624,44 @@ class _Recorder:
                 self._produced((value,), node_id)
 
     def add_outputs(self, output, name):
-        """One ``output:<name>`` node per tensor of the model's output structure."""
-        named = named_tensor_outputs(output)
-        if not named:
+        """One ``output:<name>`` node per tensor of the model's output structure.
+
+        The tensors of a KV cache (a ``transformers`` ``Cache`` or a
+        ``past_key_values`` tuple at the top of the output) become one
+        ``output:<key>`` node (see :mod:`graphir.converters._cache`): its
+        ``outputs`` hold the first tensor, ``attrs`` the count and the
+        distinct shapes, and every cache tensor's producer feeds it on port 0.
+        """
+        cached = set()
+        if not isinstance(output, self._tensor):
+            cached = {key for key, value in _children(output) or ()
+                      if cache_key(output, key, value)}
+        leaves = list(iter_leaves(output, lambda v: isinstance(v, self._tensor)))
+        if not leaves:
             raise ConversionError("the model returned no tensors", path=name,
                                   hint="graphir draws models whose forward returns tensors")
-        for leaf, value in named.items():
-            node_id = ir.add_node(self.G, f"output:{leaf}", kind="output", op="output",
-                                  name=leaf, label=leaf, outputs=[self._entry(value)])
+        groups = {}
+        for path, value in leaves:
+            if path and path[0] in cached:
+                groups.setdefault(path[0], []).append(value)
+                continue
+            leaf = leaf_name(path)
+            self._output_node(leaf, [value], leaf, {})
+        for key, values in groups.items():
+            entries = [self._entry(v) for v in values]
+            attrs = group_attrs(entries)
+            label = f"{key} ({len(values)} tensors)"
+            self._output_node(leaf_name((key,)), values, label, attrs)
+
+    def _output_node(self, leaf, values, label, attrs):
+        """Add ``output:<leaf>`` fed by the producers of ``values`` (port 0)."""
+        node_id = ir.add_node(self.G, f"output:{leaf}", kind="output", op="output",
+                              name=leaf, label=label, outputs=[self._entry(values[0])],
+                              attrs=attrs)
+        seen = set()
+        for value in values:
             producer = self._producer(value)
-            if producer is not None:
+            if producer is not None and producer not in seen:
+                seen.add(producer)
                 ir.add_edge(self.G, producer[0], node_id, producer[1], 0)
-            self.G.graph["outputs"].append(node_id)
+        self.G.graph["outputs"].append(node_id)

@@ -28,6 +28,7 @@ Examples
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Optional
 
 import networkx as nx
 
@@ -76,6 +77,9 @@ class DiffResult:
         The union IR (see :func:`union_graph`).
     union_ids : dict
         Removed old node id → its id in the union IR.
+    weights : dict or None
+        For two model folders: their weights compared by header (``added``,
+        ``removed``, ``shape``, ``dtype``, ``same``), without reading values.
     """
 
     old: nx.MultiDiGraph
@@ -89,6 +93,7 @@ class DiffResult:
     same: list
     union: object = None
     union_ids: dict = field(default_factory=dict)
+    weights: Optional[dict] = None
 
     @property
     def summary(self):
@@ -98,8 +103,11 @@ class DiffResult:
 
     @property
     def has_differences(self):
-        """True when a node was added, removed or changed, or a module renamed."""
-        return bool(self.added or self.removed or self.changed or self.renames)
+        """True when a node was added, removed or changed, a module renamed, or
+        (for model folders) a weight added, removed or reshaped or retyped."""
+        weights = self.weights or {}
+        return bool(self.added or self.removed or self.changed or self.renames
+                    or any(weights.get(key) for key in ("added", "removed", "shape", "dtype")))
 
 
 def _shapes_and_dtypes(data):

@@ -6,10 +6,11 @@ their kind is opened.
 """
 
 from graphir.loaders.factory import InputSpec, load_factory, make_example_inputs, parse_input_shape
-from graphir.loaders.kinds import KINDS, detect_kind, split_factory_spec
+from graphir.loaders.kinds import KINDS, FactorySpec, detect_kind, split_factory_spec
 
 __all__ = [
     "KINDS",
+    "FactorySpec",
     "InputSpec",
     "detect_kind",
     "split_factory_spec",

@@ -198,6 +198,16 @@ def _open_python(opened: Opened) -> None:
     opened._read = lambda o: load_factory(o.spec)
 
 
+@register_opener("hf_folder")
+def _open_hf_folder(opened: Opened) -> None:
+    def read(o: Opened):
+        from graphir.loaders.hf_folder import build_hf_model
+
+        return build_hf_model(o.spec, unsafe_load=o.unsafe_load,
+                              kv_cache=bool(o.facts.get("kv_cache")))
+    opened._read = read
+
+
 def open_model(spec, *, unsafe_load: bool = False) -> Opened:
     """Detect what ``spec`` is and run its safety check, once.
 

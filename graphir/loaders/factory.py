@@ -1,11 +1,15 @@
-"""``FILE.py:CALLABLE`` factories and ``--input-shape`` example inputs.
+"""``FILE.py:CALLABLE`` / ``MODULE.PATH:CALLABLE`` factories and ``--input-shape`` inputs.
 
-A factory is a callable in a Python file that returns an ``nn.Module``, or
-``(module, example_args)``, or ``(module, example_args, example_kwargs)``, or
-``(module, {name: tensor})``. Importing the file runs its code: that is what
-the user asked for by naming it.
+A factory is a callable in a Python file, or in any importable module (an
+installed package, or a package under the current directory), that returns
+an ``nn.Module``, or ``(module, example_args)``, or ``(module, example_args,
+example_kwargs)``, or ``(module, {name: tensor})``. Importing the file or
+module runs its code: that is what the user asked for by naming it. How a
+spec is told apart from a path is decided in one place,
+:func:`graphir.loaders.kinds.split_factory_spec`.
 """
 
+import importlib
 import importlib.util
 import os
 import re
@@ -134,26 +138,73 @@ def _normalise_factory_result(result, spec):
     return module, args, kwargs
 
 
-def load_factory(spec):
-    """Import ``FILE.py``, call ``CALLABLE()`` and return ``(module, args, kwargs)``.
+def _import_module(name, spec):
+    """Import a module by dotted name; the current directory is searched last."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.append(cwd)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            raise InputError(f"is neither a file nor an importable module (no module named "
+                             f"{exc.name!r})", path=spec,
+                             hint="install the package, run from the folder that holds it, "
+                                  "or pass FILE.py:CALLABLE") from None
+        raise InputError(f"importing {name} raised ModuleNotFoundError: {exc}", path=spec,
+                         hint=f"install {exc.name or 'the missing package'}") from exc
+    except Exception as exc:
+        raise InputError(f"importing {name} raised {type(exc).__name__}: {exc}", path=spec,
+                         hint="fix the module, or rerun with --debug for the traceback"
+                         ) from exc
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
 
-    ``args``/``kwargs`` are None when the factory gave no example inputs.
+
+def _resolve(module, dotted):
+    """``module.a.b`` for ``dotted="a.b"``, or None."""
+    value = module
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value
+
+
+def load_factory(spec):
+    """Import the file or module of ``spec``, call ``CALLABLE()``, return ``(module, args, kwargs)``.
+
+    ``spec`` is ``FILE.py:CALLABLE`` or ``MODULE.PATH:CALLABLE`` (see
+    :func:`graphir.loaders.kinds.split_factory_spec` for how it is told from a
+    path). ``args``/``kwargs`` are None when the factory gave no example inputs.
+
+    Examples
+    --------
+    >>> module, args, kwargs = load_factory("samples.gpt2:gpt2_tiny")  # doctest: +SKIP
     """
     parts = split_factory_spec(spec)
     if parts is None:
-        raise InputError("is not of the form FILE.py:CALLABLE", path=spec,
-                         hint="for example samples/gpt2.py:gpt2_tiny")
-    path, name = parts
-    if not os.path.isfile(path):
-        raise InputError("no such file", path=path, hint="check the path")
-    module = _import_file(path)
-    factory = getattr(module, name, None)
+        raise InputError("is not of the form FILE.py:CALLABLE or MODULE.PATH:CALLABLE",
+                         path=spec, hint="for example samples/gpt2.py:gpt2_tiny or "
+                                         "samples.gpt2:gpt2_tiny")
+    target, name = parts
+    if parts.kind == "file":
+        if not os.path.isfile(target):
+            raise InputError("no such file", path=target, hint="check the path")
+        module = _import_file(target)
+        where, what = target, "defined in that file"
+    else:
+        module = _import_module(target, spec)
+        where, what = spec, f"defined in {target}"
+    factory = _resolve(module, name)
     if not callable(factory):
-        raise InputError(f"has no callable named {name!r}", path=path,
-                         hint="name a function or class defined in that file")
+        raise InputError(f"has no callable named {name!r}", path=where,
+                         hint=f"name a function or class {what}")
     try:
         result = factory()
     except Exception as exc:
-        raise InputError(f"calling {name}() raised {type(exc).__name__}: {exc}", path=path,
+        raise InputError(f"calling {name}() raised {type(exc).__name__}: {exc}", path=where,
                          hint="fix the factory, or rerun with --debug") from exc
     return _normalise_factory_result(result, spec)

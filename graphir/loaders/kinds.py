@@ -12,7 +12,9 @@ Kinds
                  checkpoint dict, or a whole pickled module)
 ``safetensors``  safetensors file
 ``json``         graphir IR JSON
-``python``       ``FILE.py:CALLABLE`` factory spec
+``python``       ``FILE.py:CALLABLE`` or ``MODULE.PATH:CALLABLE`` factory spec
+``hf_folder``    Hugging Face model folder (``config.json`` + weights, as
+                 written by ``save_pretrained``)
 """
 
 import os
@@ -21,27 +23,107 @@ import zipfile
 
 from graphir.errors import InputError
 
-__all__ = ["KINDS", "detect_kind", "split_factory_spec"]
+__all__ = ["KINDS", "FactorySpec", "detect_kind", "split_factory_spec", "folder_without_config"]
 
-KINDS = ("onnx", "export", "torchscript", "torch_pickle", "safetensors", "json", "python")
+CONFIG_FILE = "config.json"
+
+KINDS = ("onnx", "export", "torchscript", "torch_pickle", "safetensors", "json", "python",
+         "hf_folder")
 
 _PICKLE_PROTOCOL_BYTE = 0x80
 
 
+class FactorySpec(tuple):
+    """``(target, callable)`` of a factory spec; ``kind`` is ``file`` or ``module``.
+
+    ``target`` is a path for ``FILE.py:CALLABLE`` and a dotted module name for
+    ``MODULE.PATH:CALLABLE``; ``callable`` may be dotted (``Class.build``).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, target, name):
+        return super().__new__(cls, (target, name))
+
+    @property
+    def target(self):
+        return self[0]
+
+    @property
+    def name(self):
+        return self[1]
+
+    @property
+    def kind(self):
+        return "file" if self[0].endswith(".py") else "module"
+
+
+def _is_dotted_name(text):
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
 def split_factory_spec(spec):
-    """Split ``"path/to/file.py:callable"`` into ``(path, callable)``, else None.
+    """Split a factory spec into ``(target, callable)``, else None.
+
+    This is the one place that parses factory specs. The rules, in order:
+
+    1. a path that exists (file or folder) is a path, never a factory;
+    2. ``FILE.py:CALLABLE`` (the part before the last ``:`` ends in ``.py``)
+       is a Python file, imported from its path;
+    3. ``MODULE.PATH:CALLABLE`` (dotted identifiers before the last ``:``)
+       is a module imported by name (``samples.gpt2:gpt2_tiny``, or any
+       installed package).
+
+    ``CALLABLE`` is an identifier, or a dotted attribute path
+    (``Class.build``). The result's ``.kind`` is ``file`` or ``module``.
 
     Examples
     --------
     >>> split_factory_spec("samples/gpt2.py:gpt2_tiny")
     ('samples/gpt2.py', 'gpt2_tiny')
+    >>> split_factory_spec("samples.gpt2:gpt2_tiny").kind
+    'module'
     >>> split_factory_spec("model.onnx") is None
     True
     """
-    path, sep, name = str(spec).rpartition(":")
-    if sep and path.endswith(".py") and name.isidentifier():
-        return path, name
+    text = str(os.fspath(spec)) if isinstance(spec, (str, os.PathLike)) else str(spec)
+    path, sep, name = text.rpartition(":")
+    if not sep or not _is_dotted_name(name) or os.path.exists(text):
+        return None
+    if path.endswith(".py"):
+        return FactorySpec(path, name)
+    if _is_dotted_name(path):
+        return FactorySpec(path, name)
     return None
+
+
+_MODEL_EXTENSIONS = (".onnx", ".pt2", ".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".json")
+
+
+def folder_without_config(path):
+    """The :class:`InputError` for a folder that is not a Hugging Face model folder.
+
+    The hint names what the folder looks like: a PEFT adapter, a diffusers
+    pipeline, or the model files inside it.
+    """
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        names = []
+    if "adapter_config.json" in names:
+        hint = "it holds a PEFT adapter (adapter_config.json); pass the base model's folder"
+    elif "model_index.json" in names:
+        parts = [n for n in names if os.path.isfile(os.path.join(path, n, CONFIG_FILE))]
+        hint = ("it is a diffusers pipeline (model_index.json); pass one of its component "
+                "folders" + (f", such as {os.path.join(path, parts[0])}" if parts else ""))
+    else:
+        files = [n for n in names if n.lower().endswith(_MODEL_EXTENSIONS)
+                 and os.path.isfile(os.path.join(path, n))]
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        hint = (f"pass the model file inside it ({shown})" if files else
+                "pass a model file, or a folder written by save_pretrained")
+    return InputError(f"is a folder without {CONFIG_FILE}, so not a Hugging Face model folder",
+                      path=path, hint=hint)
 
 
 def _zip_kind(path):
@@ -105,8 +187,9 @@ def detect_kind(spec):
     if not os.path.exists(path):
         raise InputError("no such file", path=path, hint="check the path")
     if os.path.isdir(path):
-        raise InputError("is a folder, not a model file", path=path,
-                         hint="pass the model file inside it")
+        if os.path.isfile(os.path.join(path, CONFIG_FILE)):
+            return "hf_folder"
+        raise folder_without_config(path)
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as handle:

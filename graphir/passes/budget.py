@@ -24,6 +24,7 @@ from graphir.passes.collapse import collapse
 from graphir.passes.common import IO_KINDS, add_note, copy_graph, home_scopes, module_depth
 from graphir.passes.fold import fold as fold_graph
 from graphir.passes.focus import focus as focus_graph
+from graphir.passes.outputs import group_cache_outputs
 from graphir.util.graphs import node_attrs
 
 __all__ = ["DEFAULT_MAX_NODES", "fit_budget", "view"]
@@ -189,9 +190,9 @@ def view(G, *, depth=None, focus=None, fold=True, max_nodes=DEFAULT_MAX_NODES):
     """
     _check_count(depth, "--depth")
     base = 0
-    H = G
+    H = group_cache_outputs(G)
     if focus:
-        H = focus_graph(G, focus)
+        H = focus_graph(H, focus)
         base = _focus_depth(H, focus)
     H, used = fit_budget(H, max_nodes, depth=depth, fold=fold, base_depth=base)
     H.graph["view"] = {"depth": used, "focus": focus or None, "fold": bool(fold),

@@ -29,7 +29,9 @@ relative), and for a ``module`` node its ``children``, ``repeat`` and own
 entering tensors (which member and port they reach, their shape and dtype).
 Where tensors leave is context, not structure, and is left out. ``h.0`` and
 ``h.1`` of a GPT-2 get the same signature; a block with one weight of
-another shape does not.
+another shape does not. Attributes that only number a layer
+(:data:`INDEX_ATTRS`: ``layer_idx``, a cache slot) are left out, so blocks
+that differ only in them still fold.
 
 Copies
 ------
@@ -192,13 +194,22 @@ def _relative_value(value, base):
     return value
 
 
+#: Attribute names that number a layer (its index, its cache slot): they differ
+#: between otherwise identical blocks and are left out of the signature.
+INDEX_ATTRS = frozenset({"layer_idx", "layer_id", "layer_index", "layer_number", "layer_num",
+                         "block_idx", "block_index", "cache_position_idx", "cache_slot"})
+
+
 def _node_row(data, base):
+    attrs = data.get("attrs") or {}
+    if not INDEX_ATTRS.isdisjoint(attrs):
+        attrs = {k: v for k, v in attrs.items() if k not in INDEX_ATTRS}
     return (
         data.get("kind"), data.get("op"), relative_path(data.get("module") or "", base),
         data.get("module_type"),
         tuple(_tensor_key(o) for o in data.get("outputs") or ()),
         tuple(_tensor_key(p) for p in (data.get("params") or {}).values()),
-        _relative_value(data.get("attrs") or {}, base),
+        _relative_value(attrs, base),
         data.get("children"), data.get("repeat"), data.get("signature"),
         data.get("diff"),
     )

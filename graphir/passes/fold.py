@@ -67,7 +67,7 @@ from graphir.passes.common import (
     weight_counts,
 )
 from graphir.util.text import short_name
-from graphir.util.graphs import succ_map
+from graphir.util.graphs import node_attrs, succ_map
 
 __all__ = ["fold"]
 
@@ -89,12 +89,20 @@ def _module_index(G, homes):
     return members, depth, kids
 
 
+def _is_group_output(data):
+    """True for an output node standing for a group of tensors (a KV cache)."""
+    return data.get("kind") == "output" and bool((data.get("attrs") or {}).get("group"))
+
+
 def _chains_into(G, homes, block, nxt, members, depth):
     """True when ``block`` feeds ``nxt`` and nothing outside ``block`` and ``nxt``."""
     level = depth[block] - 1
     feeds = False
+    nodes = node_attrs(G)
     for node in members[block]:
         for dst in succ_map(G)[node]:
+            if _is_group_output(nodes[dst]):
+                continue  # a grouped output (KV cache) reads every block; kept as one edge
             scope = homes[dst]
             where = scope[level][0] if len(scope) > level else None
             if where == nxt:
@@ -104,8 +112,37 @@ def _chains_into(G, homes, block, nxt, members, depth):
     return feeds
 
 
+#: Longest repeating pattern of different blocks that folds as one unit.
+MAX_PERIOD = 8
+
+
+def _periodic_run(siblings, i, same, chains):
+    """``(run, period)`` of the longest periodic run starting at ``siblings[i]``.
+
+    Periods are tried from 1 up to :data:`MAX_PERIOD` and the first (smallest)
+    that repeats at least twice wins; the run is cut to whole periods. ``same(a,
+    b)`` compares two blocks, ``chains(a, b)`` says ``a`` feeds ``b`` only.
+    """
+    rest = len(siblings) - i
+    for period in range(1, min(MAX_PERIOD, rest // 2) + 1):
+        if period > 1 and same(siblings[i], siblings[i + 1]):
+            break  # a run of identical blocks starts here: period 1 handles it
+        length = 1
+        while i + length < len(siblings):
+            nxt = siblings[i + length]
+            if not chains(siblings[i + length - 1], nxt):
+                break
+            if length >= period and not same(siblings[i + length - period], nxt):
+                break
+            length += 1
+        repeats = length // period
+        if repeats >= 2:
+            return siblings[i:i + repeats * period], period
+    return siblings[i:i + 1], 1
+
+
 def _find_runs(G, homes, members, depth, kids):
-    """Runs of identical chained siblings, outer runs first."""
+    """Periodic runs ``(paths, period)`` of identical chained siblings, outer runs first."""
     cache = {}
 
     def signature(path):
@@ -113,22 +150,21 @@ def _find_runs(G, homes, members, depth, kids):
             cache[path] = structural_signature(G, members[path], path)
         return cache[path]
 
+    def same(a, b):
+        return len(members[a]) == len(members[b]) and signature(a) == signature(b)
+
+    def chains(a, b):
+        return _chains_into(G, homes, a, b, members, depth)
+
     runs, queue = [], deque([""])
     while queue:
         siblings = kids[queue.popleft()]
         i = 0
         while i < len(siblings):
-            run = [siblings[i]]
-            for nxt in siblings[i + 1:]:
-                last = run[-1]
-                if len(members[nxt]) != len(members[last]) \
-                        or not _chains_into(G, homes, last, nxt, members, depth) \
-                        or signature(nxt) != signature(last):
-                    break
-                run.append(nxt)
+            run, period = _periodic_run(siblings, i, same, chains)
             if len(run) > 1:
-                runs.append(run)
-            queue.append(run[0])
+                runs.append((run, period))
+            queue.extend(run[:period])
             i += len(run)
     return runs
 
@@ -136,10 +172,10 @@ def _find_runs(G, homes, members, depth, kids):
 def _removal(G, runs, members):
     """Nodes removed and the alias (removed node -> equivalent kept node)."""
     removed, alias = set(), {}
-    for run in runs:
-        for block in run[1:]:
+    for run, period in runs:
+        for k, block in enumerate(run[period:], period):
             removed.update(members[block])
-            alias.update(zip(members[block], members[run[0]]))
+            alias.update(zip(members[block], members[run[k % period]]))
     for node, kind in G.nodes(data="kind"):
         if kind in ("param", "const") and node not in removed and succ_map(G)[node] \
                 and all(dst in removed for dst, _ in out_edges(G, node)):
@@ -165,27 +201,46 @@ def _rebuild(G, runs, members):
     return H
 
 
-def _record(G, H, run, members):
-    """Write the ``folded`` record of one run (and ``repeat`` on a kept box)."""
-    first = members[run[0]]
-    box = next((n for n in first if G.nodes[n].get("kind") == "module"
-                and G.nodes[n].get("module") == run[0]), None)
-    total = 0
-    for block in run:
-        weights = {}
-        for node in members[block]:
-            weights.update(weight_counts(node, G.nodes[node]))
-        total += sum(weights.values())
-    H.graph.setdefault("folded", {})[run[0]] = {
-        "repeat": len(run), "paths": list(run),
-        "label": f"{short_name(run[0])} … {short_name(run[-1])} ×{len(run)}",
-        "ops": sum(op_count(G.nodes[n]) for n in first), "total_params": total,
-        "collapsed": box is not None,
-    }
-    if box is not None:
-        data = H.nodes[box]
-        data["repeat"] = len(run) * (data.get("repeat") or 1)
-        data["folded"] = list(run)
+def _letters(period):
+    """``a``, ``b``, … naming the blocks of one period."""
+    return [chr(ord("a") + k) for k in range(period)]
+
+
+def _record(G, H, run, period, members):
+    """Write the ``folded`` records of one run (and ``repeat`` on kept boxes).
+
+    One record per kept block (the first period); with ``period`` > 1 each
+    also has ``period``, ``position`` and ``pattern`` (``"(a, b)"``).
+    """
+    repeat = len(run) // period
+    letters = _letters(period)
+    pattern = f"({', '.join(letters)})"
+    for position in range(period):
+        paths = run[position::period]
+        first = members[paths[0]]
+        box = next((n for n in first if G.nodes[n].get("kind") == "module"
+                    and G.nodes[n].get("module") == paths[0]), None)
+        total = 0
+        for block in paths:
+            weights = {}
+            for node in members[block]:
+                weights.update(weight_counts(node, G.nodes[node]))
+            total += sum(weights.values())
+        label = f"{short_name(paths[0])} … {short_name(paths[-1])} ×{repeat}"
+        record = {
+            "repeat": repeat, "paths": list(paths), "label": label,
+            "ops": sum(op_count(G.nodes[n]) for n in first), "total_params": total,
+            "collapsed": box is not None,
+        }
+        if period > 1:
+            record.update(period=period, position=position, pattern=pattern,
+                          label=f"{short_name(paths[0])} … {short_name(paths[-1])} "
+                                f"{letters[position]} of {pattern} ×{repeat}")
+        H.graph.setdefault("folded", {})[paths[0]] = record
+        if box is not None:
+            data = H.nodes[box]
+            data["repeat"] = repeat * (data.get("repeat") or 1)
+            data["folded"] = list(paths)
 
 
 def fold(G):
@@ -229,9 +284,10 @@ def fold(G):
     if nx.is_directed_acyclic_graph(G):
         while runs and not nx.is_directed_acyclic_graph(H):
             looped = set().union(*(c for c in nx.strongly_connected_components(H) if len(c) > 1))
-            kept = [r for r in runs if looped.isdisjoint(members[r[0]])]
+            kept = [(run, period) for run, period in runs
+                    if all(looped.isdisjoint(members[block]) for block in run[:period])]
             runs = kept if len(kept) < len(runs) else []
             H = _rebuild(G, runs, members) if runs else copy_graph(G)
-    for run in runs:
-        _record(G, H, run, members)
+    for run, period in runs:
+        _record(G, H, run, period, members)
     return H

@@ -40,6 +40,7 @@ Examples
 import dataclasses
 import json
 import re
+import textwrap
 from dataclasses import dataclass
 
 from graphir.renderers.colors import contrast, format_value, ink_for, node_value
@@ -258,6 +259,9 @@ def _title_text(data, node, hint, show, theme):
     kind = data.get("kind")
     if kind in ("input", "output"):
         text = data.get("name") or data.get("label") or node
+        count = (data.get("attrs") or {}).get("count") if kind == "output" else None
+        if count:  # a grouped output (KV cache) stands for `count` tensors
+            text = f"{text} ×{count}"
     elif kind == "param":
         text = short_param_name(data.get("name") or data.get("label") or node)
     else:
@@ -299,6 +303,18 @@ def _module_label(data, show, theme):
     return join_lines(title, lines + _stats_lines(data, show, theme))
 
 
+def _error_lines(data, theme):
+    """The exception and the input shapes of an ``op="error"`` node, wrapped."""
+    attrs = data.get("attrs") or {}
+    text = str(attrs.get("exception") or "")
+    lines = textwrap.wrap(text, 48, max_lines=4, placeholder=" …")
+    shapes = [outputs_text([{"shape": s, "dtype": None}], {"shapes"})
+              for s in attrs.get("input_shapes") or []]
+    if shapes:
+        lines.append("inputs: " + ", ".join(shapes[:4]) + (" …" if len(shapes) > 4 else ""))
+    return [font(escape_html(line), size=theme.small_fontsize) for line in lines]
+
+
 def _label(node, data, show, theme, hint):
     """The HTML label of any node."""
     kind = data.get("kind")
@@ -307,6 +323,8 @@ def _label(node, data, show, theme, hint):
     if kind == "module":
         return _module_label(data, show, theme)
     title = _title_text(data, node, hint, show, theme)
+    if data.get("op") == "error":  # where a forward pass failed (--partial)
+        return join_lines(title, _error_lines(data, theme))
     if kind in ("param", "const"):
         shapes = outputs_text(data.get("outputs"), show)
         if shapes:
@@ -385,6 +403,8 @@ def node_fill(data, theme):
         "const": ("box", "filled", theme.const_fill, "const"),
         "module": ("box3d", "filled", theme.module_fill, "module"),
     }
+    if data.get("op") == "error":
+        return None, "filled", theme.fill_for_diff("removed"), "op error"
     return looks.get(kind, (None, None, theme.fill_for_category(category), f"op {category}"))
 
 
