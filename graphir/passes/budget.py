@@ -24,6 +24,7 @@ from graphir.passes.collapse import collapse
 from graphir.passes.common import IO_KINDS, add_note, copy_graph, home_scopes, module_depth
 from graphir.passes.fold import fold as fold_graph
 from graphir.passes.focus import focus as focus_graph
+from graphir.passes.infer_blocks import has_module_scopes, infer_blocks
 
 __all__ = ["DEFAULT_MAX_NODES", "fit_budget", "view"]
 
@@ -146,8 +147,9 @@ def _focus_depth(G, path):
     return 0
 
 
-def view(G, *, depth=None, focus=None, fold=True, max_nodes=DEFAULT_MAX_NODES):
-    """Apply the view options in order: focus, depth, fold, node budget.
+def view(G, *, depth=None, focus=None, fold=True, max_nodes=DEFAULT_MAX_NODES,
+         infer_modules=True):
+    """Apply the view options in order: infer modules, focus, depth, fold, node budget.
 
     Parameters
     ----------
@@ -162,6 +164,12 @@ def view(G, *, depth=None, focus=None, fold=True, max_nodes=DEFAULT_MAX_NODES):
         ``--fold`` (default) / ``--no-fold``.
     max_nodes : int or None
         ``--max-nodes``; 0 or None for no budget.
+    infer_modules : bool
+        When no op of ``G`` has a module (caffe2-era ONNX files, hand-built
+        graphs), infer blocks first from names and repeated structure
+        (:func:`graphir.passes.infer_blocks.infer_blocks`; the inferred
+        modules are marked ``"inferred"`` and a note says so), so the
+        graph can be collapsed, folded and focused. ``--no-infer-modules``.
 
     Returns
     -------
@@ -189,8 +197,10 @@ def view(G, *, depth=None, focus=None, fold=True, max_nodes=DEFAULT_MAX_NODES):
     _check_count(depth, "--depth")
     base = 0
     H = G
+    if infer_modules and not has_module_scopes(G):
+        H = infer_blocks(G)
     if focus:
-        H = focus_graph(G, focus)
+        H = focus_graph(H, focus)
         base = _focus_depth(H, focus)
     H, used = fit_budget(H, max_nodes, depth=depth, fold=fold, base_depth=base)
     H.graph["view"] = {"depth": used, "focus": focus or None, "fold": bool(fold),
