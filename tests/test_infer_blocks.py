@@ -176,3 +176,17 @@ def test_focus_on_an_inferred_module():
     H = view(_light("resnet50"), focus="res3.0")
     ops = [n for n in ir.op_nodes(H)]
     assert ops and all(H.nodes[n]["module"].startswith("res3.0") for n in ops)
+
+
+def test_inferred_modules_are_drawn_dashed():
+    from graphir.renderers.dot import to_dot
+
+    H = view(_light("densenet121"))
+    lines = to_dot(H).splitlines()
+    start = lines.index('  subgraph "cluster_conv2" {')
+    cluster = lines[start + 1]
+    assert "dashed" in cluster and "inferred" in cluster
+    box = next(line for line in lines if '"module:conv2.1.x1" [' in line)
+    assert "dashed" in box
+    plain = to_dot(view(_light("densenet121"), infer_modules=False, max_nodes=0))
+    assert "dashed" not in plain

@@ -33,6 +33,18 @@ Constants
     consumers by the two rules above. With ``fold_constants=False`` they
     stay in the graph (``Constant`` as ``kind="const"``). A constant that is
     a graph output always stays.
+Ops that compute constants
+    Unless ``keep_constants=True``, an op whose inputs are all constants,
+    recursively (``ConstantOfShape`` of a stored shape, as in the caffe2-era
+    model-zoo files; ``Reshape``/``Transpose``/``Cast``/``Unsqueeze`` of a
+    weight), or ``Shape``/``Size`` of a tensor with a static shape (so
+    ``Shape``->``Gather``->``Unsqueeze``->``Concat`` chains fold), is folded
+    by the same two rules, with its shape from shape inference (only ops
+    whose output shape is fully known fold). Small results (at most 1,024
+    elements, every input known) are evaluated with ONNX's reference
+    evaluator so ``const_inputs`` shows values; large ones never are. A
+    weight read through view-like ops keeps the weight's name. A note in
+    ``G.graph["notes"]`` counts what was folded.
 Module paths
     From the ``pkg.torch.onnx.name_scopes`` / ``pkg.torch.onnx.class_hierarchy``
     node metadata of ``torch.onnx.export(dynamo=True)`` (which also gives
