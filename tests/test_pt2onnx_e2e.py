@@ -40,7 +40,7 @@ def test_light_resnet50_renders_conv_weights_and_folds(tmp_path):
     assert result.returncode == 0, result.stderr
     dot = out.read_text()
     assert "conv1_w_0: 64×3×7×7" in dot
-    assert "ConstantOfShape" not in dot
+    assert "<B>Conv</B>" in dot and "<B>ConstantOfShape</B>" not in dot  # the note names it
     assert "×5" in dot  # res4.1 … res4.5
     assert "inferred" in dot and "dashed" in dot
     assert _drawn(result) < 120
@@ -60,7 +60,7 @@ def test_keep_constants_flag(tmp_path):
     result = _cli("render", os.path.join(LIGHT, "light_resnet50.onnx"), "--keep-constants",
                   "--max-nodes", "0", "-o", out)
     assert result.returncode == 0, result.stderr
-    assert "ConstantOfShape" in out.read_text()
+    assert "<B>ConstantOfShape</B>" in out.read_text()
 
 
 _SAVE_HF_VIT = textwrap.dedent("""
