@@ -239,3 +239,47 @@ def test_not_an_archive(tmp_path):
     text.write_text("not a zip")
     with pytest.raises(InputError, match="cannot be read as a zip archive"):
         read_program(text)
+
+
+def test_damaged_programs_give_a_valid_ir_or_one_input_error(archives, tmp_path):
+    """Deterministic mutations of a real program: never a traceback, never invalid IR."""
+    import random
+
+    with zipfile.ZipFile(archives / "multi.pt2") as src:
+        members = {info.filename: src.read(info) for info in src.infolist()}
+    program_name = next(n for n in members if n.endswith("models/model.json"))
+    base = json.loads(members[program_name])
+
+    def paths(value, path=()):
+        yield path
+        items = value.items() if isinstance(value, dict) else \
+            enumerate(value) if isinstance(value, list) else ()
+        for key, child in items:
+            yield from paths(child, path + (key,))
+
+    every = list(paths(base))[1:]
+    rng = random.Random(10)
+    outcomes = {"ok": 0, "input": 0}
+    target = tmp_path / "damaged.pt2"
+    for _ in range(150):
+        program = json.loads(json.dumps(base))
+        where = rng.choice(every)
+        parent = program
+        for key in where[:-1]:
+            parent = parent[key]
+        roll = rng.random()
+        if roll < 0.3:
+            del parent[where[-1]]
+        else:
+            parent[where[-1]] = rng.choice([None, 1, -3, "x", [], {}, [1, 2], {"a": 1},
+                                            {"as_tensor": {"name": "nowhere"}}])
+        with zipfile.ZipFile(target, "w") as dst:
+            for name, data in members.items():
+                dst.writestr(name, json.dumps(program) if name == program_name else data)
+        try:
+            validate(from_pt2_archive(target))
+            outcomes["ok"] += 1
+        except InputError as exc:
+            assert "\n" not in exc.one_line() and str(target) in exc.one_line()
+            outcomes["input"] += 1
+    assert outcomes["ok"] > 0 and outcomes["input"] > 0

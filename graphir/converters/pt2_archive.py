@@ -188,7 +188,8 @@ def _expr_text(node):
 
 def _size(entry):
     if "as_int" in entry:
-        return int(entry["as_int"])
+        size = int(entry["as_int"])
+        return size if size >= 0 else None  # a damaged file: unknown, not invalid IR
     expr = entry.get("as_expr") or {}
     return symbolic_text(expr.get("expr_str", "?"))
 
@@ -536,7 +537,7 @@ def from_pt2_archive(path, *, name=None, note=None):
     G = ir.new_graph("export", str(name))
     try:
         _walk_program(G, graph, signature, config, graph_module)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         raise _corrupt(path, f"models/{model}.json does not follow the torch.export schema "
                              f"({type(exc).__name__}: {str(exc)[:80]})") from None
     info = G.graph.pop("_pt2")
