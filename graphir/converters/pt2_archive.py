@@ -20,9 +20,8 @@ program (a differential test checks this on samples): same ids, ops,
 labels, module scopes, shapes, params (tied weights under their first name,
 read from the weights config), attrs, ports and output names.
 
-Examples
---------
->>> G = from_pt2_archive("samples/tiny_export.pt2", name="tiny")  # doctest: +SKIP
+Usage: ``G = from_pt2_archive("model.pt2")`` (see ``tests/test_pt2_archive.py``
+for archives made on the fly).
 """
 
 import ast
