@@ -190,3 +190,19 @@ def test_inferred_modules_are_drawn_dashed():
     assert "dashed" in box
     plain = to_dot(view(_light("densenet121"), infer_modules=False, max_nodes=0))
     assert "dashed" not in plain
+
+
+def test_torch_export_without_scopes_recovers_the_module_tree():
+    """An older exporter's file: weights named like the state_dict, nodes 'Relu_12'."""
+    model = onnx.load(os.path.join(os.path.dirname(os.path.dirname(__file__)), "samples",
+                                   "resnet_tiny.onnx"))
+    for i, node in enumerate(model.graph.node):
+        node.name = f"{node.op_type}_{i}"
+        del node.metadata_props[:]
+    G = from_onnx(model, name="stripped")
+    assert set(_modules(G)) == {""}
+    H = infer_blocks(G)
+    modules = _modules(H)
+    assert {"layer1.0", "layer1.1", "layer2.0", "layer2.0.downsample"} <= set(modules)
+    assert not any(m.split(".")[0] in ("Relu", "Add", "Identity") for m in modules)
+    assert list(fold(H).graph["folded"]) == ["layer1.0"]

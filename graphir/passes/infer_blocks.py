@@ -140,7 +140,10 @@ def _name_of(data):
     if params:
         return next(iter(params))
     name = data.get("name") or ""
-    return "" if _ANONYMOUS.match(name) else name
+    op = str(data.get("op") or "").rsplit("::", 1)[-1].rsplit(".", 1)[-1]
+    if _ANONYMOUS.match(name) or re.fullmatch(rf"{re.escape(op)}[_:]?\d*", name, re.I):
+        return ""  # a converter's counter (n12) or the op type with one (Relu_12)
+    return name
 
 
 def _shared_prefix(names):
