@@ -206,3 +206,38 @@ def test_torch_export_without_scopes_recovers_the_module_tree():
     assert {"layer1.0", "layer1.1", "layer2.0", "layer2.0.downsample"} <= set(modules)
     assert not any(m.split(".")[0] in ("Relu", "Add", "Identity") for m in modules)
     assert list(fold(H).graph["folded"]) == ["layer1.0"]
+
+
+def _residual_chain(stages, blocks, layers="abcd"):
+    """A caffe2-style chain: stage s, block k, layers a-d (one named ``b``), then an Add."""
+    G = ir.new_graph("onnx", "chain")
+    prev = ir.add_node(G, "input:x", kind="input", op="input", name="x")
+    k = 0
+    for s in range(stages):
+        for b in range(blocks):
+            start = prev
+            for j, layer in enumerate(layers):
+                prefix = f"gpu_0/stage{s}_{b}_{layer}"
+                node = ir.add_node(G, f"Conv#{k}", kind="op", op="Conv", name=f"n{k}",
+                                   outputs=[ir.tensor("float32", [1, 8])],
+                                   params={f"{prefix}_w_0": ir.param_info([8, 8], "float32"),
+                                           f"{prefix}_bn_s_0": ir.param_info([8], "float32")})
+                ir.add_edge(G, prev if j else start, node)
+                prev, k = node, k + 1
+            add = ir.add_node(G, f"Add#{k}", kind="op", op="Add", name=f"n{k}",
+                              outputs=[ir.tensor("float32", [1, 8])])
+            ir.add_edge(G, start, add)
+            ir.add_edge(G, prev, add, 0, 1)
+            prev, k = add, k + 1
+    return G
+
+
+def test_nested_runs_fold_and_a_layer_named_b_is_not_a_bias():
+    G = _residual_chain(stages=6, blocks=100)  # 3,001 nodes
+    H = infer_blocks(G)
+    assert H.graph["inferred_modules"]["method"] == "names"
+    assert H.nodes["Conv#1"]["module"] == "stage0.0"  # layer "stage0_0_b", not a bias
+    V = view(G)
+    assert V.number_of_nodes() < 40
+    labels = [r["label"] for r in V.graph["folded"].values()]
+    assert "stage1 … stage5 ×5" in labels and "stage0.1 … stage0.99 ×99" in labels

@@ -65,13 +65,13 @@ __all__ = ["INFERRED", "infer_blocks", "has_module_scopes", "layer_name", "layer
 #: ``module_type`` of every inferred scope level.
 INFERRED = "inferred"
 
-# Trailing tokens that name a weight's role, not its layer.
+# The last token of a weight name that says its role (caffe2 adds a version: ``_w_0``).
 _ROLE_TOKENS = frozenset({
     "w", "b", "s", "weight", "weights", "bias", "biases", "scale", "scales", "shift",
-    "mean", "var", "variance", "rm", "riv", "rv", "bn", "sc", "gamma", "beta",
-    "moving", "running", "kernel", "0",
+    "mean", "var", "variance", "rm", "riv", "rv", "gamma", "beta", "kernel",
 })
-_SPLIT = re.compile(r"[_/]")
+# Tokens between a layer and its role that name no layer (``x1/bn/sc_w``, ``bn1.running_mean``).
+_STRUCTURAL_TOKENS = frozenset({"bn", "sc", "running", "moving"})
 _NUMBER = re.compile(r"\d+\Z")
 _ANONYMOUS = re.compile(r"[A-Za-z]{0,2}\d*\Z")  # n0, r12, "": converter counters
 _MIN_NAMED_SHARE = 0.5
@@ -92,16 +92,22 @@ def layer_name(name, prefix=""):
     'res2_0_branch2a'
     >>> layer_name("conv2_1/x1/bn_scale_0"), layer_name("conv1/7x7_s2/bn/sc_w_0")
     ('conv2_1/x1', 'conv1/7x7_s2')
+    >>> layer_name("bn1.running_mean"), layer_name("blk_5_b_w_0"), layer_name("relu5_3")
+    ('bn1', 'blk_5_b', 'relu5_3')
     """
     name = str(name)
     if prefix and name.startswith(prefix):
         name = name[len(prefix):]
-    name = name.strip("/_")
-    while True:
-        cut = max(name.rfind("_"), name.rfind("/"), name.rfind("."))
-        if cut <= 0 or name[cut + 1:].lower() not in _ROLE_TOKENS:
-            return name
-        name = name[:cut]
+    name = name.strip("/_.")
+    tokens = re.split(r"([_/.])", name)  # tokens at even indices, separators between
+    if len(tokens) >= 5 and tokens[-1].isdigit() and tokens[-2] == "_" \
+            and tokens[-3].lower() in _ROLE_TOKENS:
+        tokens = tokens[:-2]  # the caffe2 version: res2_0_branch2a_w_0
+    if len(tokens) >= 3 and tokens[-1].lower() in _ROLE_TOKENS:
+        tokens = tokens[:-2]
+    while len(tokens) >= 3 and tokens[-1].lower() in _STRUCTURAL_TOKENS:
+        tokens = tokens[:-2]
+    return "".join(tokens)
 
 
 def layer_parts(layer):
@@ -276,7 +282,9 @@ def _common(paths):
 
 def _is_convex(G, members, pos):
     """True when no path leaves ``members`` and re-enters it."""
-    last = max(pos[n] for n in members)
+    first, last = min(pos[n] for n in members), max(pos[n] for n in members)
+    if last - first + 1 == len(members):
+        return True  # contiguous in a topological order: nothing can sit between
     frontier = [v for u in members for v in G._succ[u] if v not in members and pos[v] < last]
     seen = set(frontier)
     while frontier:
@@ -297,19 +305,18 @@ def _make_convex(G, modules, pos):
         for node, path in modules.items():
             for depth in range(1, len(path) + 1):
                 groups.setdefault(path[:depth], set()).add(node)
-        bad = sorted((p for p, m in groups.items() if not _is_convex(G, m, pos)),
-                     key=lambda p: (len(p), p))
+        bad = [p for p, m in groups.items() if not _is_convex(G, m, pos)]
         if not bad:
             return modules
-        worst = bad[0]
-        depth = len(worst)
-        for node in groups[worst]:
-            path = modules[node]
-            if len(path) > depth:  # gconv1 . 22 -> gconv1_22
-                merged = f"{path[depth - 1]}_{path[depth]}"
-                modules[node] = path[:depth - 1] + (merged,) + path[depth + 1:]
-            else:
-                modules[node] = path[:depth - 1]
+        depth = min(len(p) for p in bad)  # fix the shallowest level first, all at once
+        for worst in sorted(p for p in bad if len(p) == depth):
+            for node in groups[worst]:
+                path = modules[node]
+                if len(path) > depth:  # gconv1 . 22 -> gconv1_22
+                    merged = f"{path[depth - 1]}_{path[depth]}"
+                    modules[node] = path[:depth - 1] + (merged,) + path[depth + 1:]
+                else:
+                    modules[node] = path[:depth - 1]
 
 
 # -------------------------------------------------------------- from structure
