@@ -270,11 +270,15 @@ def _plain(key, value):
     return value
 
 
-def _attr_value(arg, skipped_or_produced):
-    """The attrs value of an argument with no tensor/symbol in it, else a sentinel."""
+def _attr_value(arg, is_node):
+    """The attrs value of an argument with no tensor/symbol in it, else a sentinel.
+
+    ``is_node(name)`` tells whether a symbol is a graph value (then the
+    argument is wired, not an attribute).
+    """
     leaves = _leaves(arg)
     if any(kind in ("tensor", "graph") for kind, _ in leaves) or any(
-            kind == "sym" and name in skipped_or_produced for kind, name in leaves):
+            kind == "sym" and is_node(name) for kind, name in leaves):
         return _NOT_PLAIN
     (key, value), = arg.items()
     if key in ("as_ints", "as_floats", "as_bools", "as_strings", "as_sym_ints",
@@ -417,6 +421,9 @@ class _Walk:
         self.skipped = set()
         self.custom = {}   # ops outside aten/prims/higher_order: op -> count
 
+    def is_node(self, name):
+        return name in self.values or name in self.skipped
+
     def add_input(self, name):
         node_id = ir.add_node(self.G, f"input:{name}", kind="input", op="input", name=name,
                               label=name, outputs=[_tensor(self.tensors.get(name))])
@@ -454,10 +461,9 @@ class _Walk:
         module, module_type, scope = module_scope(_parse_stack(meta.get("nn_module_stack")))
         node_id = self.ids.allocate(module, label)
         params, edges, attrs, port = {}, [], {}, 0
-        known = set(self.values) | self.skipped
         for arg in inputs:
             raw = arg.get("arg") or {}
-            value = _attr_value(raw, known) if raw else None
+            value = _attr_value(raw, self.is_node) if raw else None
             if value is not _NOT_PLAIN:
                 attrs[arg.get("name") or f"arg{port}"] = value
             for kind, name in _leaves(raw) if raw else [("value", None)]:
@@ -468,12 +474,10 @@ class _Walk:
                 elif kind in ("tensor", "sym") and name in self.values:
                     edges.append((*self.values[name], port))
                 port += 1
-        if not outputs and not out_names:
-            outputs = []
         name = node.get("name") or (out_names[0] if out_names else label)
         ir.add_node(self.G, node_id, kind="op", op=op, name=name, label=label,
                     module=module, module_type=module_type, scope=scope,
-                    outputs=outputs if outputs else [], params=params, attrs=attrs)
+                    outputs=outputs, params=params, attrs=attrs)
         for source, src_port, dst_port in edges:
             ir.add_edge(self.G, source, node_id, src_port, dst_port)
         for index, out in enumerate(out_names):
