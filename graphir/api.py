@@ -64,10 +64,12 @@ def is_page_format(fmt: str) -> bool:
 
 
 def _options(source="auto", input_shapes=None, name=None, architecture=None, unsafe_load=False,
-             show_saved=False, stats=False, kv_cache=False) -> SourceOptions:
+             show_saved=False, stats=False, kv_cache=False,
+             keep_constants=False) -> SourceOptions:
     return SourceOptions(source=source, input_shapes=input_shapes, name=name,
                          architecture=architecture, unsafe_load=unsafe_load,
-                         show_saved=show_saved, stats=stats, kv_cache=kv_cache)
+                         show_saved=show_saved, stats=stats, kv_cache=kv_cache,
+                         keep_constants=keep_constants)
 
 
 def _load_ir(model, options: SourceOptions):
@@ -89,7 +91,8 @@ def _to_ir(model: Model, example_inputs=None, example_kwargs=None,
     if type_name.startswith("onnx") and type(model).__name__ == "ModelProto":
         from graphir.converters.onnx import from_onnx
 
-        G = from_onnx(model, name=options.name or model.graph.name or "model")
+        G = from_onnx(model, name=options.name or model.graph.name or "model",
+                      keep_constants=options.keep_constants)
     elif type(model).__name__ == "ExportedProgram":
         from graphir.converters.fx import from_exported_program
 
@@ -107,7 +110,7 @@ def _to_ir(model: Model, example_inputs=None, example_kwargs=None,
 def load(model: PathLike, *, source: str = "auto", input_shapes: Optional[Sequence[str]] = None,
          name: Optional[str] = None, architecture: Optional[str] = None,
          unsafe_load: bool = False, show_saved: bool = False, stats: bool = False,
-         kv_cache: bool = False) -> Graph:
+         kv_cache: bool = False, keep_constants: bool = False) -> Graph:
     """Read a model file, a ``FILE.py:CALLABLE`` factory or an IR JSON into the IR.
 
     Parameters
@@ -138,6 +141,11 @@ def load(model: PathLike, *, source: str = "auto", input_shapes: Optional[Sequen
         Run transformers with their KV cache and draw it (as one grouped
         output). Off by default: a model whose ``forward`` takes
         ``use_cache`` runs with ``use_cache=False``, and a note says so.
+    keep_constants : bool
+        ONNX: draw the ops that compute constants (``ConstantOfShape``,
+        ``Shape`` → ``Gather`` → ``Concat`` chains on static shapes, a
+        ``Transpose`` of a weight) as ops. Off by default: they are folded
+        into their consumers' weights, with a note.
 
     Returns
     -------
@@ -150,7 +158,7 @@ def load(model: PathLike, *, source: str = "auto", input_shapes: Optional[Sequen
     'tiny'
     """
     options = _options(source, input_shapes, name, architecture, unsafe_load, show_saved, stats,
-                       kv_cache)
+                       kv_cache, keep_constants)
     return as_graph(_load_ir(os.fspath(model), options))
 
 
@@ -158,7 +166,8 @@ def convert(model: Model, example_inputs=None, *, example_kwargs: Optional[Dict]
             source: str = "auto", name: Optional[str] = None,
             input_shapes: Optional[Sequence[str]] = None, unsafe_load: bool = False,
             show_saved: bool = False, architecture: Optional[str] = None,
-            stats: bool = False, kv_cache: bool = False) -> Graph:
+            stats: bool = False, kv_cache: bool = False,
+            keep_constants: bool = False) -> Graph:
     """Turn a model object (or a path) into the IR.
 
     Parameters
@@ -173,7 +182,7 @@ def convert(model: Model, example_inputs=None, *, example_kwargs: Optional[Dict]
     source : str
         For modules: ``auto`` (the eager trace, then torch.export, then
         torch.fx), ``trace``, ``export``, ``fx`` or ``autograd``.
-    name, input_shapes, unsafe_load, show_saved, architecture, stats, kv_cache
+    name, input_shapes, unsafe_load, show_saved, architecture, stats, kv_cache, keep_constants
         As for :func:`load`.
 
     Returns
@@ -189,13 +198,13 @@ def convert(model: Model, example_inputs=None, *, example_kwargs: Optional[Dict]
     ['linear']
     """
     options = _options(source, input_shapes, name, architecture, unsafe_load, show_saved, stats,
-                       kv_cache)
+                       kv_cache, keep_constants)
     return as_graph(_to_ir(model, example_inputs, example_kwargs, options))
 
 
 def view(model: Model, example_inputs=None, *, depth: Optional[int] = None,
          focus: Optional[str] = None, fold: bool = True, max_nodes: Optional[int] = None,
-         **source_options) -> Graph:
+         infer_modules: bool = True, **source_options) -> Graph:
     """The part of a model to draw: focus, fold, collapse to ``depth``, node budget.
 
     Parameters
@@ -213,6 +222,10 @@ def view(model: Model, example_inputs=None, *, depth: Optional[int] = None,
         Visible-node budget; past it depth is collapsed until it fits (with a
         note on the figure). Default: 300 when ``depth`` is not given, else no
         budget (an explicit depth is drawn as asked). 0 turns it off.
+    infer_modules : bool
+        A graph without module scopes (an ONNX file from an older converter)
+        gets modules inferred from weight names and repeated structure,
+        marked ``inferred``, so it folds and collapses like any other.
 
     Returns
     -------
@@ -223,7 +236,8 @@ def view(model: Model, example_inputs=None, *, depth: Optional[int] = None,
 
     G = _to_ir(model, example_inputs, source_options.pop("example_kwargs", None),
                _options(**source_options))
-    return as_graph(view_graph(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes))
+    return as_graph(view_graph(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes,
+                               infer_modules=infer_modules))
 
 
 def draw(viewed: nx.MultiDiGraph, out: Optional[PathLike] = None, *,
@@ -258,7 +272,8 @@ def render(model: Model, out: Optional[PathLike] = None, *, example_inputs=None,
            show: Optional[Sequence[str]] = None, title: Optional[str] = None,
            color_by: Optional[str] = None, width: Union[None, str, float] = None,
            depth: Optional[int] = None, focus: Optional[str] = None, fold: bool = True,
-           max_nodes: Optional[int] = None, timeout: float = 120.0, style: str = "graph",
+           max_nodes: Optional[int] = None, infer_modules: bool = True,
+           timeout: float = 120.0, style: str = "graph",
            font: Optional[str] = None, font_size: Optional[float] = None,
            standalone: bool = False, boxes3d: bool = False,
            source_info: Optional[str] = None, command_line: Optional[str] = None,
@@ -315,7 +330,7 @@ def render(model: Model, out: Optional[PathLike] = None, *, example_inputs=None,
                _options(**source_options))
     return render_graph(G, None if out is None else os.fspath(out), format=fmt,
                         options=options, depth=depth, focus=focus, fold=fold,
-                        max_nodes=max_nodes)
+                        max_nodes=max_nodes, infer_modules=infer_modules)
 
 
 def to_dot(model: Model, example_inputs=None, *, theme: str = "default",
@@ -381,7 +396,8 @@ def load_weights(path: PathLike, *, unsafe_load: bool = False) -> dict:
 def diff(old: Model, new: Model, *, source: str = "auto",
          input_shapes: Optional[Sequence[str]] = None, architecture: Optional[str] = None,
          unsafe_load: bool = False, show_saved: bool = False, stats: bool = False,
-         kv_cache: bool = False, atol: float = 0.0, rtol: float = 0.0) -> Any:
+         kv_cache: bool = False, keep_constants: bool = False, atol: float = 0.0,
+         rtol: float = 0.0) -> Any:
     """Compare two models, or two checkpoints.
 
     Parameters
@@ -405,7 +421,7 @@ def diff(old: Model, new: Model, *, source: str = "auto",
     from graphir.loaders.door import open_model
 
     options = _options(source, input_shapes, None, architecture, unsafe_load, show_saved, stats,
-                       kv_cache)
+                       kv_cache, keep_constants)
     sides = []
     for side in (old, new):
         is_path = isinstance(side, (str, os.PathLike))

@@ -34,6 +34,9 @@ def _add_source_options(parser):
                             "(a pickled nn.Module); only for files you trust")
     group.add_argument("--show-saved", action="store_true",
                        help="with --source autograd: show the tensors saved for backward")
+    group.add_argument("--keep-constants", action="store_true",
+                       help="ONNX: draw ops that compute constants (ConstantOfShape, shape "
+                            "chains) as ops instead of as the weights they produce")
     group.add_argument("--kv-cache", action="store_true",
                        help="run transformers with their KV cache and draw it as one grouped "
                             "output (default: use_cache=False where the model takes it)")
@@ -55,6 +58,10 @@ def _add_view_options(parser):
     group.add_argument("--max-nodes", type=int, default=None, metavar="N",
                        help="collapse depth until at most N nodes are visible "
                             "(default 300 unless --depth is given; 0 = no limit)")
+    group.add_argument("--infer-modules", action=argparse.BooleanOptionalAction, default=True,
+                       help="give a graph without module names (older ONNX converters) "
+                            "modules inferred from weight names and repeated structure "
+                            "(default: on; marked inferred)")
     group.add_argument("--rankdir", default=None, choices=["TB", "LR", "BT", "RL"],
                        help="layout direction (default: TB, LR for a parameter tree)")
     group.add_argument("--theme", default="default",
@@ -209,7 +216,8 @@ class _Messages:
 def _source_kwargs(args):
     return {"source": args.source, "input_shapes": args.input_shape,
             "architecture": args.architecture, "unsafe_load": args.unsafe_load,
-            "show_saved": args.show_saved, "stats": args.stats, "kv_cache": args.kv_cache}
+            "show_saved": args.show_saved, "stats": args.stats, "kv_cache": args.kv_cache,
+            "keep_constants": args.keep_constants}
 
 
 def _load(args, messages, spec=None):
@@ -251,7 +259,7 @@ def _draw_options(args, source_info=None):
 
 def _view_kwargs(args):
     return {"depth": args.depth, "focus": args.focus, "fold": _fold(args),
-            "max_nodes": args.max_nodes}
+            "max_nodes": args.max_nodes, "infer_modules": args.infer_modules}
 
 
 def _default_output(model, fmt):

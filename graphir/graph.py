@@ -109,7 +109,8 @@ class Graph(nx.MultiDiGraph):
         """
         from graphir.outputs import DrawOptions, render_graph
 
-        view = {key: options.pop(key) for key in ("depth", "focus", "fold", "max_nodes")
+        view = {key: options.pop(key) for key in ("depth", "focus", "fold", "max_nodes",
+                                                  "infer_modules")
                 if key in options}
         fmt = options.pop("format", None)
         return render_graph(self, path, format=fmt, options=DrawOptions(**options), **view)

@@ -271,7 +271,8 @@ def draw(G, out=None, *, format: Optional[str] = None,
 
 
 def view_graph(G, *, depth: Optional[int] = None, focus: Optional[str] = None,
-               fold: bool = True, max_nodes: Optional[int] = None) -> Any:
+               fold: bool = True, max_nodes: Optional[int] = None,
+               infer_modules: bool = True) -> Any:
     """The one viewing entry: focus, fold, collapse to ``depth``, node budget.
 
     ``max_nodes`` None means the default budget (300 visible nodes) when no
@@ -285,13 +286,15 @@ def view_graph(G, *, depth: Optional[int] = None, focus: Optional[str] = None,
             raise InputError(f"{flag} {value} is negative", hint=f"pass {flag} 0 or more")
     if max_nodes is None:
         max_nodes = DEFAULT_MAX_NODES if depth is None else 0
-    return view(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes)
+    return view(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes,
+                infer_modules=infer_modules)
 
 
 def render_graph(G, out=None, *, format: Optional[str] = None,
                  options: DrawOptions = DrawOptions(), depth: Optional[int] = None,
                  focus: Optional[str] = None, fold: bool = True,
-                 max_nodes: Optional[int] = None) -> Union[str, bytes]:
+                 max_nodes: Optional[int] = None,
+                 infer_modules: bool = True) -> Union[str, bytes]:
     """View ``G`` once (:func:`view_graph`) and draw the result once (:func:`draw`).
 
     The output format and the drawing options are checked before the view
@@ -306,7 +309,8 @@ def render_graph(G, out=None, *, format: Optional[str] = None,
         data = FORMATS[fmt].writer(G, options, {"depth": depth, "focus": focus, "fold": fold,
                                                 "max_nodes": max_nodes})
         return data if out is None else write(data, out)
-    shown = view_graph(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes)
+    shown = view_graph(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes,
+                       infer_modules=infer_modules)
     return draw(shown, out, format=fmt, options=options)
 
 

@@ -61,6 +61,9 @@ class SourceOptions(NamedTuple):
     show_saved: bool = False
     #: record per-op activation statistics (runs the model)
     stats: bool = False
+    #: ONNX: draw ops that compute constants (``ConstantOfShape``, shape chains) as ops
+    #: instead of folding them into their consumers' weights
+    keep_constants: bool = False
     #: run transformers with their KV cache (drawn as one grouped output); default
     #: off: models that accept ``use_cache`` run with ``use_cache=False``
     kv_cache: bool = False
@@ -192,14 +195,17 @@ def _name(opened: Opened, options: SourceOptions) -> str:
 def _onnx_graph(opened: Opened, options: SourceOptions):
     from graphir.converters.onnx import from_onnx
 
-    return from_onnx(opened.payload(), name=_name(opened, options))
+    return from_onnx(opened.payload(), name=_name(opened, options),
+                     keep_constants=options.keep_constants)
 
 
 @register_builder("export")
 def _export_graph(opened: Opened, options: SourceOptions):
-    from graphir.converters.fx import from_exported_program
+    """A ``.pt2``: its serialised program read directly (no torch, no unpickling, no
+    sympy), so archives ``torch.export.load`` cannot rebuild still draw."""
+    from graphir.converters.pt2_archive import from_pt2_archive
 
-    return from_exported_program(opened.payload(), name=_name(opened, options))
+    return from_pt2_archive(opened.spec, name=_name(opened, options))
 
 
 @register_builder("torchscript")

@@ -33,6 +33,18 @@ Constants
     consumers by the two rules above. With ``fold_constants=False`` they
     stay in the graph (``Constant`` as ``kind="const"``). A constant that is
     a graph output always stays.
+Ops that compute constants
+    Unless ``keep_constants=True``, an op whose inputs are all constants,
+    recursively (``ConstantOfShape`` of a stored shape, as in the caffe2-era
+    model-zoo files; ``Reshape``/``Transpose``/``Cast``/``Unsqueeze`` of a
+    weight), or ``Shape``/``Size`` of a tensor with a static shape (so
+    ``Shape``->``Gather``->``Unsqueeze``->``Concat`` chains fold), is folded
+    by the same two rules, with its shape from shape inference (only ops
+    whose output shape is fully known fold). Small results (at most 1,024
+    elements, every input known) are evaluated with ONNX's reference
+    evaluator so ``const_inputs`` shows values; large ones never are. A
+    weight read through view-like ops keeps the weight's name. A note in
+    ``G.graph["notes"]`` counts what was folded.
 Module paths
     From the ``pkg.torch.onnx.name_scopes`` / ``pkg.torch.onnx.class_hierarchy``
     node metadata of ``torch.onnx.export(dynamo=True)`` (which also gives
@@ -110,12 +122,14 @@ class _Const(NamedTuple):
 class _Context:
     """Per-conversion settings and caches shared by all (sub)graphs."""
 
-    def __init__(self, onnx, model, fold_constants):
+    def __init__(self, onnx, model, fold_constants, keep_constants=False):
         import numpy
 
         self.onnx = onnx
         self.np = numpy
         self.fold = fold_constants
+        self.keep = keep_constants
+        self.folded_ops = {}  # op_type -> how many computed constants were folded
         self.opsets = {(imp.domain or "ai.onnx"): imp.version for imp in model.opset_import}
         self.dtypes = {getattr(onnx.TensorProto, key): value
                        for key, value in _ONNX_DTYPES.items()
@@ -470,6 +484,7 @@ class _Scope:
         self.folded = {}
         self.sources = {}
         self.consts = {}
+        self.arrays = {}  # computed constant name -> small numpy value (or None)
         self.captured = {}  # outer name -> input node id, in first-use order
         self.used_ids = set()
         self.warnings = []
@@ -490,7 +505,9 @@ class _Scope:
             while isinstance(self.folded.get(target), str):  # Identity aliases
                 target = self.folded[target]
             entry = self.folded.get(target)
-            if entry is not None:
+            if isinstance(entry, _Computed):
+                self.consts[name] = _const_computed(ctx, self, target)
+            elif entry is not None:
                 self.consts[name] = _const_from_node(ctx, entry)
             elif isinstance(self.inits[target], ctx.onnx.TensorProto):
                 self.consts[name] = _const_from_tensor(ctx, self.inits[target])
@@ -561,9 +578,152 @@ def _fold_node(ctx, scope, node, graph_outputs):
     elif node.op_type == "Identity" and len(node.input) == 1 \
             and scope.is_constant(node.input[0]):
         scope.folded[out] = node.input[0]
+    elif not ctx.keep and _computes_constant(scope, node):
+        scope.folded[out] = _Computed(node)
+        ctx.folded_ops[node.op_type] = ctx.folded_ops.get(node.op_type, 0) + 1
     else:
         return False
     return True
+
+
+# ------------------------------------------------------- constant subgraphs
+
+class _Computed(NamedTuple):
+    """A tensor an op computes from constants only (folded for display)."""
+
+    node: object  # onnx.NodeProto
+
+
+# Ops whose output is not a function of their inputs, or that have side effects.
+_NOT_PURE = frozenset({
+    "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+    "Multinomial", "Bernoulli", "Dropout", "If", "Loop", "Scan", "SequenceConstruct",
+    "SequenceEmpty", "Optional",
+})
+
+
+def _static_shape(shape):
+    return shape is not None and all(isinstance(d, int) for d in shape)
+
+
+def _computes_constant(scope, node):
+    """True when ``node`` computes a constant of statically known shape.
+
+    Its non-empty inputs are all constants (initializers, folded Constants,
+    or outputs of ops folded before it), or it is ``Shape``/``Size`` of a
+    tensor whose shape is static. The output shape must be known (from
+    shape inference), so the folded weight always shows its shape.
+    """
+    if node.op_type in _NOT_PURE or any(a.HasField("g") or a.graphs for a in node.attribute):
+        return False
+    if not _static_shape(scope.type_of(node.output[0])["shape"]):
+        return False
+    inputs = [name for name in node.input if name]
+    if not inputs:
+        return False
+    if node.op_type in ("Shape", "Size") and len(inputs) == 1:
+        return scope.is_constant(inputs[0]) or _static_shape(scope.type_of(inputs[0])["shape"])
+    return all(scope.is_constant(name) for name in inputs)
+
+
+# Ops that only re-lay-out or re-type their first input: a weight read
+# through them keeps the weight's own name.
+_VIEW_OPS = frozenset({"Unsqueeze", "Squeeze", "Reshape", "Transpose", "Cast", "Flatten",
+                       "Identity", "Expand", "CastLike"})
+
+
+def _weight_name(scope, name):
+    """Name to show for a constant: through view-like ops, the weight they read.
+
+    Examples: ``Unsqueeze(conv1/bn_w_0)`` is shown as ``conv1/bn_w_0`` (with
+    the unsqueezed shape), not as the anonymous tensor it produces.
+    """
+    seen = set()
+    while name not in seen:
+        seen.add(name)
+        entry = scope.folded.get(name)
+        if isinstance(entry, _Computed) and entry.node.op_type in _VIEW_OPS \
+                and entry.node.input and entry.node.input[0]:
+            name = entry.node.input[0]
+        else:
+            break
+    return name
+
+
+def _small_array(ctx, scope, name):
+    """Numpy value of a small constant (at most 1024 elements), or None."""
+    target = name
+    while isinstance(scope.folded.get(target), str):
+        target = scope.folded[target]
+    entry = scope.folded.get(target)
+    if isinstance(entry, _Computed):
+        scope.const(ctx, target)  # computes and caches scope.arrays[target]
+        return scope.arrays.get(target)
+    proto = None
+    if entry is not None:
+        proto = next((a.t for a in entry.attribute if a.name == "value"), None)
+    elif isinstance(scope.inits.get(target), ctx.onnx.TensorProto):
+        proto = scope.inits[target]
+    if proto is None or _is_large(ctx, proto):
+        return None
+    try:
+        return ctx.onnx.numpy_helper.to_array(proto)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+        return None
+
+
+def _evaluate(ctx, scope, node, numel):
+    """Value of a small computed constant (reference evaluator), or None.
+
+    Only evaluated when the output has at most 1024 elements and every input
+    is small and known, so large tensors are never materialised.
+    """
+    if numel > _INFERENCE_KEEP_NUMEL:
+        return None
+    if node.op_type == "Shape" and not scope.is_constant(node.input[0]):
+        dims = scope.type_of(node.input[0])["shape"]
+        attrs = {a.name: a.i for a in node.attribute}
+        return ctx.np.asarray(dims[attrs.get("start", 0):attrs.get("end", len(dims))],
+                              dtype="int64")
+    if node.op_type == "Size" and not scope.is_constant(node.input[0]):
+        return ctx.np.asarray(math.prod(scope.type_of(node.input[0])["shape"]), dtype="int64")
+    feeds = {}
+    for name in node.input:
+        if name:
+            value = _small_array(ctx, scope, name)
+            if value is None:
+                return None
+            feeds[name] = value
+    try:
+        from onnx.reference import ReferenceEvaluator
+
+        helper = ctx.onnx.helper
+        graph = helper.make_graph(
+            [node], "fold",
+            [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+             for n, v in feeds.items()],
+            [helper.make_tensor_value_info(node.output[0], 0, None)])
+        model = helper.make_model(graph, opset_imports=[
+            helper.make_opsetid("", ctx.opsets.get("ai.onnx", 13))])
+        value = ReferenceEvaluator(model).run(None, feeds)[0]
+    except Exception:  # a display nicety: any failure leaves the value unknown
+        return None
+    return ctx.np.asarray(value)
+
+
+def _const_computed(ctx, scope, name):
+    """The :class:`_Const` for a computed constant: inferred shape, small value."""
+    node = scope.folded[name].node
+    found = scope.type_of(name)
+    shape = list(found["shape"])
+    array = _evaluate(ctx, scope, node, math.prod(shape))
+    if array is not None and list(array.shape) != shape:
+        array = None
+    scope.arrays[name] = array
+    value = _NO_VALUE
+    if array is not None and math.prod(shape) <= _TINY_NUMEL:
+        value = _array_value(array)
+    return _Const(shape, found["dtype"], value)
 
 
 def _subgraph_summary(graph):
@@ -672,7 +832,8 @@ def _wire_nodes(ctx, scope, records):
             if name in scope.sources:
                 edges.append((*scope.sources[name], node_id, port))
             elif name in scope.folded or name in scope.inits:
-                _read_const(ctx, node, port, name, scope.const(ctx, name), data)
+                _read_const(ctx, node, port, _weight_name(scope, name),
+                            scope.const(ctx, name), data)
             else:
                 source = _capture(scope, name, f"node {node_id!r}")
                 if source is not None:
@@ -771,7 +932,7 @@ def _convert_graph(ctx, graph, name, outer_types):
     return G, list(scope.captured)
 
 
-def from_onnx(model, *, name, fold_constants=True):
+def from_onnx(model, *, name, fold_constants=True, keep_constants=False):
     """Convert an ONNX model to the graphir IR.
 
     Parameters
@@ -784,6 +945,16 @@ def from_onnx(model, *, name, fold_constants=True):
     fold_constants : bool, default True
         Fold ``Constant`` nodes (and Identity aliases of constants) into
         their consumers; when False they stay as nodes.
+    keep_constants : bool, default False
+        Draw the ops that compute constants (``ConstantOfShape`` of a stored
+        shape, ``Shape``->``Gather``->``Concat`` chains on static shapes,
+        ``Reshape``/``Transpose``/``Cast``/``Unsqueeze`` of a weight...) as
+        ops. By default an op whose inputs are all constants, recursively,
+        and whose output shape is known is folded like an initializer into
+        its consumers' ``params`` (or ``attrs["const_inputs"]`` when small;
+        small values are evaluated, large tensors never are) and
+        ``G.graph["notes"]`` says how many were folded. Ignored when
+        ``fold_constants`` is False.
 
     Returns
     -------
@@ -813,10 +984,15 @@ def from_onnx(model, *, name, fold_constants=True):
     onnx = _import_onnx()
     if not isinstance(model, onnx.ModelProto):
         raise TypeError(f"from_onnx expects an onnx.ModelProto, got {type(model).__name__}")
-    ctx = _Context(onnx, model, fold_constants)
+    ctx = _Context(onnx, model, fold_constants, keep_constants)
     inferred, warnings = _infer_shapes(ctx, model)
     G, _ = _convert_graph(ctx, inferred.graph, str(name), None)
     G.graph["warnings"] = warnings + G.graph["warnings"]
+    if ctx.folded_ops:
+        total = sum(ctx.folded_ops.values())
+        kinds = ", ".join(f"{op} \u00d7{n}" for op, n in sorted(ctx.folded_ops.items()))
+        G.graph["notes"] = [f"{total} ops computing constants ({kinds}) are shown as the "
+                            "weights they produce; --keep-constants draws them"]
     G.graph["onnx"] = {
         "ir_version": int(model.ir_version),
         "opsets": dict(sorted(ctx.opsets.items())),

@@ -28,6 +28,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import warnings
 
 from graphir.errors import InputError, UnsafeFileError
@@ -44,6 +45,7 @@ from graphir.util.text import brief as _brief
 
 __all__ = [
     "UNSAFE_FLAG",
+    "ExportLoadError",
     "load_exported_program",
     "load_torchscript",
     "load_state_dict_file",
@@ -60,20 +62,94 @@ _WRAPPER_PREFIXES = (
 _MAX_META_TEXT = 200
 
 
+class _Capture(logging.Handler):
+    """Keeps the exceptions torch.export logs instead of raising (its real causes)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.errors = []
+
+    def emit(self, record):
+        if record.exc_info and record.exc_info[1] is not None:
+            self.errors.append(record.exc_info[1])
+
+
 @contextlib.contextmanager
 def _quiet_torch_export():
-    """Hold back torch.export's logged tracebacks; failures are reported as one line."""
+    """Hold back torch.export's logged tracebacks; failures are reported as one line.
+
+    Yields a list that collects the exceptions torch logged (``torch.export.load``
+    logs the real cause, then raises a generic RuntimeError).
+    """
+    capture = _Capture()
     loggers = [logging.getLogger(name) for name in ("torch.export", "torch._export")]
-    levels = [logger.level for logger in loggers]
+    saved = [(logger.level, logger.propagate, list(logger.handlers)) for logger in loggers]
     for logger in loggers:
-        logger.setLevel(logging.CRITICAL + 1)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.addHandler(capture)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            yield
+            yield capture.errors
     finally:
-        for logger, level in zip(loggers, levels):
+        for logger, (level, propagate, handlers) in zip(loggers, saved):
+            logger.removeHandler(capture)
+            for handler in handlers:
+                logger.addHandler(handler)
             logger.setLevel(level)
+            logger.propagate = propagate
+
+
+class ExportLoadError(InputError):
+    """``torch.export.load`` could not rebuild a readable archive.
+
+    ``reason`` says why in a few words (an output type not registered with
+    torch's pytree, a custom op whose library is not loaded, ...); the
+    archive's JSON program can still be drawn without rebuilding it
+    (:func:`graphir.converters.pt2_archive.from_pt2_archive`), which is what
+    callers should fall back to, with ``reason`` in a note.
+    """
+
+    def __init__(self, message, *, reason, path=None, hint=None):
+        super().__init__(message, path=path, hint=hint)
+        self.reason = reason
+
+
+_UNREGISTERED = re.compile(r"Deserializing (\S+) in pytree is not registered")
+_UNRESOLVED_OP = re.compile(r"failed to resolve (?:torch\.ops\.)?(\S+?) to an operator")
+
+
+def _exception_chain(exc):
+    seen = []
+    while exc is not None and exc not in seen and len(seen) < 20:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _export_failure(exc, logged):
+    """``(reason, hint)`` for a failed ``torch.export.load``, from its real cause."""
+    texts = [str(e) for err in [*logged, exc] for e in _exception_chain(err)]
+    for text in texts:
+        found = _UNREGISTERED.search(text)
+        if found:
+            kind = found.group(1)
+            return (f"its output type {kind} is not registered with torch's pytree in this "
+                    "process", f"import the library that defines {kind.rsplit('.', 1)[0]} "
+                    "before torch.export.load, or draw the archive's program without "
+                    "rebuilding it (graphir's .pt2 reader does)")
+    ops = sorted({m.group(1) for text in texts for m in _UNRESOLVED_OP.finditer(text)})
+    if ops:
+        return (f"it uses the custom op{'s' if len(ops) > 1 else ''} {', '.join(ops)}, whose "
+                "library is not loaded in this process",
+                "import the library that registers it before torch.export.load, or draw the "
+                "archive's program without rebuilding it (graphir's .pt2 reader does)")
+    cause = next((e for err in logged for e in _exception_chain(err)), exc)
+    return (_brief(cause), "draw the archive's program without rebuilding it (graphir's "
+                           ".pt2 reader does), or load it with the torch version that saved it")
 
 
 def load_exported_program(path, *, unsafe_load=False):
@@ -101,6 +177,11 @@ def load_exported_program(path, *, unsafe_load=False):
         When loading would run code from the archive and ``unsafe_load`` is False.
     InputError
         When the archive cannot be read.
+    ExportLoadError
+        (An InputError) when ``torch.export.load`` cannot rebuild a readable
+        archive: its ``reason`` names the unregistered output type or the
+        custom op whose library is missing. Fall back to
+        :func:`graphir.converters.pt2_archive.from_pt2_archive`.
     """
     path = os.fspath(path)
     scan = scan_export_archive(path)
@@ -110,13 +191,14 @@ def load_exported_program(path, *, unsafe_load=False):
                               hint=f"pass {UNSAFE_FLAG} if you trust it, or export the model "
                                    "again with torch.export.save")
     torch = import_torch(f"reading {path}")
+    logged = []
     try:
-        with _quiet_torch_export():
+        with _quiet_torch_export() as logged:
             return torch.export.load(path)
     except Exception as exc:  # torch raises many types for a bad archive
-        raise InputError(f"cannot be read as a torch.export program ({_brief(exc)})", path=path,
-                         hint="save it again with torch.export.save, with this torch version") \
-            from exc
+        reason, hint = _export_failure(exc, logged)
+        raise ExportLoadError(f"torch.export.load cannot rebuild this program: {reason}",
+                              reason=reason, path=path, hint=hint) from exc
 
 
 def load_torchscript(path, *, unsafe_load=False):

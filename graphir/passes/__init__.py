@@ -6,6 +6,7 @@ runs in time linear in the graph (times the module depth).
 
 - :func:`collapse` — modules at ``--depth N`` become single ``module`` nodes.
 - :func:`fold` — runs of identical chained sibling modules drawn once, ×N.
+- :func:`infer_blocks` — inferred modules for graphs that record none (old ONNX files).
 - :func:`focus` — one module's subtree with boundary inputs and outputs.
 - :func:`fit_budget` — collapse shallower until a ``--max-nodes`` budget fits.
 - :func:`view` — focus, depth, fold and budget in that order (what the CLI runs).
@@ -22,12 +23,14 @@ from graphir.passes.collapse import collapse
 from graphir.passes.common import module_depth, structural_signature
 from graphir.passes.focus import check_module_path, focus
 from graphir.passes.fold import fold
+from graphir.passes.infer_blocks import infer_blocks
 from graphir.passes.tree import list_modules, module_tree
 
 __all__ = [
     "DEFAULT_MAX_NODES",
     "collapse",
     "fold",
+    "infer_blocks",
     "focus",
     "fit_budget",
     "view",

@@ -24,6 +24,7 @@ from graphir.passes.collapse import collapse
 from graphir.passes.common import IO_KINDS, add_note, copy_graph, home_scopes, module_depth
 from graphir.passes.fold import fold as fold_graph
 from graphir.passes.focus import focus as focus_graph
+from graphir.passes.infer_blocks import has_module_scopes, infer_blocks
 from graphir.passes.outputs import group_cache_outputs
 from graphir.util.graphs import node_attrs
 
@@ -148,8 +149,9 @@ def _focus_depth(G, path):
     return 0
 
 
-def view(G, *, depth=None, focus=None, fold=True, max_nodes=DEFAULT_MAX_NODES):
-    """Apply the view options in order: focus, depth, fold, node budget.
+def view(G, *, depth=None, focus=None, fold=True, max_nodes=DEFAULT_MAX_NODES,
+         infer_modules=True):
+    """Apply the view options in order: infer modules, focus, depth, fold, node budget.
 
     Parameters
     ----------
@@ -164,6 +166,12 @@ def view(G, *, depth=None, focus=None, fold=True, max_nodes=DEFAULT_MAX_NODES):
         ``--fold`` (default) / ``--no-fold``.
     max_nodes : int or None
         ``--max-nodes``; 0 or None for no budget.
+    infer_modules : bool
+        When no op of ``G`` has a module (caffe2-era ONNX files, hand-built
+        graphs), infer blocks first from names and repeated structure
+        (:func:`graphir.passes.infer_blocks.infer_blocks`; the inferred
+        modules are marked ``"inferred"`` and a note says so), so the
+        graph can be collapsed, folded and focused. ``--no-infer-modules``.
 
     Returns
     -------
@@ -191,6 +199,8 @@ def view(G, *, depth=None, focus=None, fold=True, max_nodes=DEFAULT_MAX_NODES):
     _check_count(depth, "--depth")
     base = 0
     H = group_cache_outputs(G)
+    if infer_modules and not has_module_scopes(H):
+        H = infer_blocks(H)
     if focus:
         H = focus_graph(H, focus)
         base = _focus_depth(H, focus)

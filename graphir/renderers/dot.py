@@ -378,6 +378,9 @@ def _cluster_header(path, cluster, theme, dom_id, folded):
                   + (" folded" if folded else "")),
     ]
     look = _cluster_look(theme, theme.cluster_fill(cluster["depth"]))
+    if mtype == "inferred":  # a module graphir inferred (passes/infer_blocks.py): dashed
+        look = [("style", "filled,rounded,dashed") if key == "style" else (key, value)
+                for key, value in look]
     return f"graph{attr_list(pairs + look)};"
 
 

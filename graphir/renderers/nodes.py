@@ -425,6 +425,9 @@ def _node_look(data, style):
     if data.get("proxy_of"):
         stroke = (stroke or "filled,rounded") + ",dashed"
         css += " proxy"
+    if data.get("kind") == "module" and data.get("module_type") == "inferred":
+        stroke = (stroke or "filled") + ",dashed"  # inferred by passes/infer_blocks.py
+        css += " inferred"
     if style.scale is not None:
         value = node_value(data, style.scale.quantity)
         fill = theme.nodata_fill if value is None else style.scale.color(value)
