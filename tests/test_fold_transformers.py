@@ -3,6 +3,7 @@
 Every model is built from a config (samples/hf_models.py), nothing is downloaded.
 """
 
+import functools
 import warnings
 
 import pytest
@@ -17,6 +18,12 @@ transformers = pytest.importorskip("transformers")
 from samples import hf_models  # noqa: E402  (needs transformers)
 
 warnings.filterwarnings("ignore", module="transformers")
+
+
+@functools.lru_cache(maxsize=None)
+def _converted(name):
+    """The default conversion of a tiny model, made once (passes never change it)."""
+    return _convert(name)
 
 
 def _convert(name, **options):
@@ -53,7 +60,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("family", sorted(EXPECTED))
 def test_identical_blocks_fold_by_default(family):
-    G = _convert(family)
+    G = _converted(family)
     V = view(G)
     labels = _labels(V)
     for path, label in EXPECTED[family].items():
@@ -64,7 +71,7 @@ def test_identical_blocks_fold_by_default(family):
 
 
 def test_kv_cache_is_one_output_node():
-    G = _convert("llama")
+    G = _converted("llama")
     assert G.graph["outputs"] == ["output:logits", "output:cache"]
     cache = G.nodes["output:cache"]
     assert cache["attrs"]["count"] == 8  # 4 layers × (keys, values)
@@ -100,7 +107,7 @@ def test_without_cache_helper_switches_the_cache_off():
     ("swin", "encoder.layers.2.blocks", 6),  # unshifted / shifted windows alternate
 ])
 def test_alternating_blocks_fold_as_a_repeated_pair(family, stage, blocks):
-    V = view(_convert(family), max_nodes=0)
+    V = view(_converted(family), max_nodes=0)
     records = V.graph["folded"]
     a, b = records[f"{stage}.0"], records[f"{stage}.1"]
     assert (a["period"], a["position"], a["pattern"], a["repeat"]) == (2, 0, "(a, b)", 3)
@@ -111,6 +118,10 @@ def test_alternating_blocks_fold_as_a_repeated_pair(family, stage, blocks):
     assert {V.nodes[n]["scope"][len(stage.split("."))][0] for n in kept} \
         == {f"{stage}.0", f"{stage}.1"}
     assert "a of (a, b) ×3" in to_dot(V) and "b of (a, b) ×3" in to_dot(V)
+    # collapsed, the two boxes say the same
+    boxes = view(_converted(family), depth=len(stage.split(".")) + 1, max_nodes=0)
+    dot = to_dot(boxes)
+    assert "a of (a, b) ×3" in dot and "b of (a, b) ×3" in dot
 
 
 class _Block(torch.nn.Module):

@@ -38,8 +38,21 @@ The renderer reads:
   run, in the order they were found (outer runs before inner ones). For an
   open module, label its cluster with ``label`` (or append ``×{repeat}``).
 * on a collapsed box that heads a run, also ``repeat`` (N) and ``folded``
-  (the list of paths); its ``children`` and ``total_params`` stay those of
+  (the list of paths), and ``fold_pattern`` (``"a of (a, b)"``) for a block
+  of a repeated pattern; its ``children`` and ``total_params`` stay those of
   one instance.
+
+Periodic runs
+-------------
+Blocks that alternate (Swin's unshifted and shifted windows, Gemma-2's
+sliding and global attention) fold as a repeated group: at each sibling the
+periods 1 … :data:`MAX_PERIOD` are tried and the smallest that repeats at
+least twice wins (``a a a`` is ``a ×3``, never ``(a, a)``); the run is cut to
+whole periods and every block must feed the next. The first period is kept;
+each of its blocks gets its own record, keyed by its path, with
+``period``, ``position`` and ``pattern`` (``"(a, b)"``) added, ``paths`` the
+blocks at that position and ``repeat`` the number of periods; its label
+reads ``blocks.0 … blocks.4 a of (a, b) ×3``.
 
 Every kept node keeps its id, so two folded versions of a model still share
 ids. Folding again finds nothing new, and folding commutes with
@@ -240,6 +253,8 @@ def _record(G, H, run, period, members):
             data = H.nodes[box]
             data["repeat"] = repeat * (data.get("repeat") or 1)
             data["folded"] = list(paths)
+            if period > 1:
+                data["fold_pattern"] = f"{letters[position]} of {pattern}"
 
 
 def fold(G):
