@@ -35,7 +35,13 @@ What is recorded:
   hook on every submodule (removed afterwards), which keep the stack of
   modules being called;
 - inputs are named from ``forward``'s signature (``input:input_ids``),
-  outputs from the output structure (``output:last_hidden_state``).
+  outputs from the output structure (``output:last_hidden_state``); a KV
+  cache in the output (a ``transformers`` ``Cache``) is one grouped
+  ``output:cache`` node, not two outputs per layer;
+- on the ``meta`` device, value reads (``item``, ``bool(t)``) get
+  placeholders and a warning (see :func:`from_trace`); a failing forward
+  names the module it failed in, or with ``partial=True`` ends the graph in
+  an ``op="error"`` node.
 
 Tensors are matched to their producers by object identity during the pass
 (a weak reference confirms the object is still the same); node ids come

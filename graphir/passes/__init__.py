@@ -7,8 +7,9 @@ runs in time linear in the graph (times the module depth).
 - :func:`collapse` — modules at ``--depth N`` become single ``module`` nodes.
 - :func:`fold` — runs of identical chained sibling modules drawn once, ×N.
 - :func:`focus` — one module's subtree with boundary inputs and outputs.
+- :func:`group_cache_outputs` — a KV cache's per-layer outputs as one output node.
 - :func:`fit_budget` — collapse shallower until a ``--max-nodes`` budget fits.
-- :func:`view` — focus, depth, fold and budget in that order (what the CLI runs).
+- :func:`view` — cache grouping, focus, depth, fold and budget in that order (what the CLI runs).
 - :func:`module_tree`, :func:`list_modules` — the module hierarchy.
 
 The passes read IR attributes only; they never import torch or onnx.
@@ -19,6 +20,7 @@ from graphir.passes.collapse import collapse
 from graphir.passes.common import module_depth, structural_signature
 from graphir.passes.focus import check_module_path, focus
 from graphir.passes.fold import fold
+from graphir.passes.outputs import group_cache_outputs
 from graphir.passes.tree import list_modules, module_tree
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "fold",
     "focus",
     "fit_budget",
+    "group_cache_outputs",
     "view",
     "module_tree",
     "list_modules",
