@@ -84,7 +84,7 @@ def _render_parser(commands):
                              "or FILE.py:CALLABLE")
     render.add_argument("-o", "--output", metavar="OUT",
                         help="output file (default: MODEL's stem + .svg in this folder)")
-    render.add_argument("--format", choices=api.FORMATS,
+    render.add_argument("--format", choices=api.render_formats(),
                         help="output format (default: from -o's extension, else svg)")
     _add_source_options(render)
     _add_view_options(render)
@@ -215,11 +215,17 @@ def _fold(args):
     return not coloured
 
 
-def _view_kwargs(args):
+def _draw_options(args):
+    """The drawing options, checked now (before any model is loaded)."""
     show = None if args.show is None else [s.strip() for s in args.show.split(",") if s.strip()]
-    return {"theme": args.theme, "rankdir": args.rankdir, "show": show, "title": args.title,
-            "color_by": args.color_by, "width": args.width, "depth": args.depth, "focus": args.focus, "fold": _fold(args),
-            "max_nodes": args.max_nodes, "timeout": args.timeout}
+    return api.DrawOptions(theme=args.theme, rankdir=args.rankdir, show=show, title=args.title,
+                           color_by=args.color_by, width=args.width,
+                           timeout=args.timeout).checked()
+
+
+def _view_kwargs(args):
+    return {"depth": args.depth, "focus": args.focus, "fold": _fold(args),
+            "max_nodes": args.max_nodes}
 
 
 def _default_output(model, fmt):
@@ -231,24 +237,28 @@ def _default_output(model, fmt):
 
 
 def cmd_render(args, messages):
-    fmt = args.format or api.format_from_path(args.output)
-    out = args.output or _default_output(args.model, fmt)
-    options = _view_kwargs(args)
-    api.check_view_options(theme=options["theme"], show=options["show"], depth=args.depth,
-                           max_nodes=args.max_nodes, width=args.width)
+    if args.output:
+        fmt = api.format_from_path(args.output) if args.format is None else args.format
+        out = args.output
+    else:
+        fmt = args.format or "svg"
+        out = _default_output(args.model, fmt)
+    options = _draw_options(args)
+    for flag, value in (("--depth", args.depth), ("--max-nodes", args.max_nodes)):
+        if value is not None and value < 0:
+            raise InputError(f"{flag} {value} is negative", hint=f"pass {flag} 0 or more")
     G = _load(args, messages)
     messages.step(f"laying out {G.number_of_nodes()} nodes with Graphviz")
-    shown = api.view(G, depth=args.depth, focus=args.focus, fold=_fold(args),
-                     max_nodes=args.max_nodes)
+    shown = api.view(G, **_view_kwargs(args))
     for note in shown.graph.get("notes", []):
         messages.warn(note)
-    api.render(shown, out, format=fmt, **dict(options, depth=None, focus=None, fold=False,
-                                                max_nodes=0))
+    api.draw(shown, out, format=fmt, **options._asdict())
     messages.note(f"wrote {out} ({shown.number_of_nodes()} nodes drawn)")
     return EXIT_OK
 
 
 def cmd_convert(args, messages):
+    api.format_from_path(args.output, formats=("json",))
     G = _load(args, messages)
     api.save(G, args.output)
     messages.note(f"wrote {args.output}")
@@ -271,22 +281,34 @@ def cmd_summary(args, messages):
     return EXIT_OK
 
 
+_DIFF_EXTENSIONS = {".txt": "text", ".json": "json", ".svg": "svg", ".png": "png",
+                    ".pdf": "pdf", ".html": "html", ".htm": "html"}
+
+
+def _diff_format(args):
+    """The diff report's format: --format, else -o's extension (refused if unknown), else text."""
+    if args.format:
+        return args.format
+    if not args.output:
+        return "text"
+    extension = os.path.splitext(args.output)[1].lower()
+    if extension not in _DIFF_EXTENSIONS:
+        what = f"has the unknown extension {extension!r}" if extension else "has no extension"
+        raise InputError(f"output {what}", path=args.output,
+                         hint=f"name it {' '.join(sorted(set(_DIFF_EXTENSIONS)))} "
+                              "(or pass --format)")
+    return _DIFF_EXTENSIONS[extension]
+
+
 def cmd_diff(args, messages):
-    fmt = args.format or (api.format_from_path(args.output, default="text")
-                          if args.output else "text")
-    if fmt not in api.DIFF_FORMATS:
-        raise InputError(f"diff cannot write {fmt!r}",
-                         hint=f"use one of {', '.join(api.DIFF_FORMATS)}")
-    if fmt in ("svg", "png", "pdf", "html"):
-        options = _view_kwargs(args)
-        api.check_view_options(theme=options["theme"], show=options["show"],
-                               width=args.width)
+    fmt = _diff_format(args)
+    pictures = fmt in ("svg", "png", "pdf", "html")
+    options = _draw_options(args)._asdict() if pictures else {}
     messages.step(f"comparing {args.old} and {args.new}")
     result = api.diff(args.old, args.new, atol=args.atol, rtol=args.rtol, **_source_kwargs(args))
     report = api.diff_report(result, format=fmt, old_name=args.old, new_name=args.new,
                              context=args.context, plot=args.plot,
-                             **(_view_kwargs(args) if fmt in ("svg", "png", "pdf", "html")
-                                else {}))
+                             **(dict(options, **_view_kwargs(args)) if pictures else {}))
     _emit(report, args.output)
     if args.output:
         messages.note(f"wrote {args.output}")

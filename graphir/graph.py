@@ -16,8 +16,9 @@ the object's identity, so ``api.load``, ``api.convert`` and ``api.view`` pass
 every result through it. A graph of another ``MultiDiGraph`` subclass is
 copied instead, so a user's own class is never overwritten.
 
-This module is imported by :mod:`graphir.api` at import time, so it imports
-the API lazily, inside the methods.
+Its methods call the layers that do the work (:mod:`graphir.outputs`,
+:mod:`graphir.passes`, :mod:`graphir.table`, :mod:`graphir.renderers`)
+and never :mod:`graphir.api`, which imports this module: no import cycle.
 
 Examples
 --------
@@ -71,11 +72,10 @@ class Graph(nx.MultiDiGraph):
         do when Graphviz is missing; otherwise the text repr), and the reason
         is issued as a :class:`RuntimeWarning`. ``.render()`` raises it.
         """
-        from graphir import api
         from graphir.errors import GraphIRError
 
         try:
-            return api.render(self, format="svg").decode("utf-8")
+            return self.render(format="svg").decode("utf-8")
         except GraphIRError as error:
             reason = error.one_line()
         except Exception as error:  # noqa: BLE001 - a display hook must not raise
@@ -95,36 +95,87 @@ class Graph(nx.MultiDiGraph):
         return None
 
     # ---- the public API as methods --------------------------------------------
+    # Each method calls the layer that does the work (outputs, passes, table,
+    # renderers), never graphir.api, so api -> graph is the only direction.
 
     def render(self, path=None, **options):
-        """Draw to ``path`` (format from its extension) or return the bytes.
+        """View, then draw to ``path`` (format from its extension) or return the bytes.
 
         Takes :func:`graphir.render`'s keyword arguments (``format``,
-        ``theme``, ``rankdir``, ``width``, ``color_by``, ``depth``, ``focus``,
-        ``fold``, ``max_nodes``, ...). Returns the path written, or the bytes
-        when ``path`` is None.
+        ``theme``, ``rankdir``, ``show``, ``title``, ``color_by``, ``width``,
+        ``timeout``, and the view's ``depth``, ``focus``, ``fold``,
+        ``max_nodes``). Returns the path written, or the bytes when ``path``
+        is None.
         """
-        from graphir import api
+        from graphir.outputs import DrawOptions, render_graph
 
-        return api.render(self, path, **options)
+        view = {key: options.pop(key) for key in ("depth", "focus", "fold", "max_nodes")
+                if key in options}
+        fmt = options.pop("format", None)
+        return render_graph(self, path, format=fmt, options=DrawOptions(**options), **view)
 
     def view(self, **options):
         """The part to draw (``depth``, ``focus``, ``fold``, ``max_nodes``) as a Graph."""
-        from graphir import api
+        from graphir.outputs import view_graph
 
-        return as_graph(api.view(self, **options))
+        return as_graph(view_graph(self, **options))
 
-    def summary(self, **options):
+    def summary(self, *, format=None, depth=None):
         """The module table (see :func:`graphir.summary`); ``format="text"`` for the CLI's."""
-        from graphir import api
+        from graphir.table import TABLE_FORMATS, format_summary, summarize
 
-        return api.summary(self, **options)
+        table = summarize(self, depth=depth)
+        if format is None:
+            return table
+        if format not in TABLE_FORMATS:
+            from graphir.errors import InputError
 
-    def to_dot(self, **options):
+            raise InputError(f"unknown summary format {format!r}",
+                             hint=f"use one of {', '.join(TABLE_FORMATS)}")
+        return format_summary(table, format)
+
+    def to_dot(self, *, theme="default", rankdir=None, show=None, title=None, color_by=None):
         """DOT source of the graph as it is, no view applied (see :func:`graphir.to_dot`)."""
-        from graphir import api
+        from graphir.renderers.dot import to_dot
 
-        return api.to_dot(self, **options)
+        return to_dot(self, theme=theme, rankdir=rankdir, show=show, title=title,
+                      color_by=color_by)
+
+    def to_graphviz(self, **options):
+        """A ``graphviz.Source`` of the default view's DOT (displays in Jupyter).
+
+        What torchview's ``draw_graph(...).visual_graph`` and torchviz's
+        ``make_dot`` hand back, for users who post-process it. Takes the
+        view and drawing keywords of :meth:`render`. Needs the ``graphviz``
+        Python package.
+        """
+        try:
+            import graphviz
+        except ImportError:
+            from graphir.errors import MissingDependencyError
+
+            raise MissingDependencyError("Graph.to_graphviz needs the graphviz Python package",
+                                         hint="pip install graphviz (or graphir[bench])") from None
+        return graphviz.Source(self._viewed_dot(options))
+
+    def to_pydot(self, **options):
+        """A ``pydot.Dot`` of the default view's DOT (same keywords as :meth:`render`).
+
+        Needs the ``pydot`` package.
+        """
+        try:
+            import pydot
+        except ImportError:
+            from graphir.errors import MissingDependencyError
+
+            raise MissingDependencyError("Graph.to_pydot needs the pydot package",
+                                         hint="pip install pydot") from None
+        graphs = pydot.graph_from_dot_data(self._viewed_dot(options))
+        return graphs[0]
+
+    def _viewed_dot(self, options):
+        options = dict(options, format="dot")
+        return self.render(None, **options).decode("utf-8")
 
     def to_json(self):
         """The IR as deterministic node-link JSON text."""
@@ -134,12 +185,13 @@ class Graph(nx.MultiDiGraph):
 
     def save(self, path):
         """Write the IR as JSON (what ``graphir convert`` writes); returns the path."""
-        from graphir import api
+        from graphir import serialize
+        from graphir.outputs import write
 
-        return api.save(self, path)
+        return write(serialize.to_json(self), path)
 
 
-def as_graph(G):
+def as_graph(G: nx.MultiDiGraph) -> "Graph":
     """Make an IR graph a :class:`Graph` in place (no copy) and return it.
 
     Parameters

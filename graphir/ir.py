@@ -29,15 +29,21 @@ Examples
 
 import math
 import re
+from typing import Any, Dict, List, Optional, TypedDict, Union
 
 import networkx as nx
 
 from graphir.errors import IRValidationError
 
 __all__ = [
+    "TensorInfo",
+    "ParamInfo",
+    "NodeAttrs",
+    "EdgeAttrs",
+    "GraphAttrs",
     "SCHEMA_VERSION",
     "SCHEMA_MAJOR",
-    "SOURCES",
+    "GRAPH_SOURCES",
     "NODE_KINDS",
     "DTYPES",
     "DIFF_STATES",
@@ -59,7 +65,8 @@ __all__ = [
 SCHEMA_VERSION = "graphir/1"
 SCHEMA_MAJOR = 1
 
-SOURCES = ("onnx", "fx", "export", "trace", "autograd", "torchscript", "state_dict")
+#: The converters a graph can come from (``G.graph["source"]``); not the CLI's --source values.
+GRAPH_SOURCES = ("onnx", "fx", "export", "trace", "autograd", "torchscript", "state_dict")
 NODE_KINDS = ("input", "output", "op", "param", "const", "module")
 DIFF_STATES = ("added", "removed", "changed", "same")
 
@@ -70,6 +77,94 @@ DTYPES = (
     "int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8",
     "int4", "uint4", "bool", "complex64", "complex128", "string",
 )
+
+Dim = Union[int, str, None]  # a static size, a symbolic name ("batch", "s0"), or unknown
+
+
+class TensorInfo(TypedDict):
+    """One tensor a node produces (``outputs[k]``) or an edge carries."""
+
+    #: dims (int, symbolic name or None), or None when the rank is unknown
+    shape: Optional[List[Dim]]
+    #: one of :data:`DTYPES`, or None when unknown
+    dtype: Optional[str]
+
+
+class ParamInfo(TypedDict, total=False):
+    """One weight an op reads, under its qualified name in ``params``."""
+
+    #: the weight's dims
+    shape: Optional[List[Dim]]
+    #: one of :data:`DTYPES`
+    dtype: Optional[str]
+    #: ``"buffer"`` for running statistics, masks and other non-parameters
+    kind: str
+    #: False for a frozen parameter (``requires_grad=False``)
+    trainable: bool
+    #: the other name of a weight stored under two names (tied embeddings)
+    tied_to: str
+
+
+class NodeAttrs(TypedDict, total=False):
+    """The attributes of an IR node; :func:`add_node` fills every required key."""
+
+    #: one of :data:`NODE_KINDS`
+    kind: str
+    #: the operator as the source names it (``Conv``, ``linear``, ``aten.add.Tensor``)
+    op: str
+    #: the source's own name for the node
+    name: str
+    #: what to draw (defaults to ``op``)
+    label: str
+    #: dotted path of the innermost module (``layer1.0.conv1``), ``""`` at the root
+    module: str
+    #: class name of that module (``Conv2d``), or None
+    module_type: Optional[str]
+    #: ``[[path, type], …]`` from the outermost module to the innermost
+    scope: List[List[Any]]
+    #: the tensors the node produces, by output port
+    outputs: List[TensorInfo]
+    #: qualified weight name -> its shape and dtype
+    params: Dict[str, ParamInfo]
+    #: JSON-safe operator attributes (kernel size, axis, …)
+    attrs: Dict[str, Any]
+    #: optional: activation statistics of output 0 (``--stats``)
+    stats: Dict[str, float]
+    #: optional (ONNX): the value names of inputs and outputs
+    tensor_names: Dict[str, List[str]]
+    #: optional (diffs): ``added``, ``removed``, ``changed`` or ``same``
+    diff: str
+
+
+class EdgeAttrs(TypedDict):
+    """The attributes of an IR edge."""
+
+    #: the producer's output index the edge carries
+    src_port: int
+    #: the consumer's input index it feeds
+    dst_port: int
+
+
+class GraphAttrs(TypedDict, total=False):
+    """The graph attributes (``G.graph``) of an IR."""
+
+    #: ``graphir/1``
+    schema: str
+    #: one of :data:`GRAPH_SOURCES`
+    source: str
+    #: the model's name
+    name: str
+    #: graph input node ids, in order
+    inputs: List[str]
+    #: graph output node ids, in order
+    outputs: List[str]
+    #: what the user should know about the conversion (the CLI prints them)
+    warnings: List[str]
+    #: what a pass did (drawn under the title)
+    notes: List[str]
+    #: fold records: first path -> ``{"repeat", "paths", "label", ...}``
+    folded: Dict[str, Dict[str, Any]]
+
 
 _NODE_DEFAULTS = {
     "label": None,
@@ -84,13 +179,13 @@ _NODE_DEFAULTS = {
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.:\-/#]")
 
 
-def new_graph(source, name):
+def new_graph(source: str, name: str) -> nx.MultiDiGraph:
     """Return an empty IR graph with its graph attributes set.
 
     Parameters
     ----------
     source : str
-        One of :data:`SOURCES`.
+        One of :data:`GRAPH_SOURCES`.
     name : str
         Model name (file stem or class name).
     """
@@ -100,7 +195,8 @@ def new_graph(source, name):
     return G
 
 
-def add_node(G, node_id, *, kind, op, name, **attrs):
+def add_node(G: nx.MultiDiGraph, node_id: str, *, kind: str, op: str, name: str,
+             **attrs: Any) -> str:
     """Add a node with every schema key present and return its id.
 
     Keys not given take their defaults (``module=""``, ``scope=[]``,
@@ -109,7 +205,7 @@ def add_node(G, node_id, *, kind, op, name, **attrs):
     """
     if node_id in G:
         raise ValueError(f"duplicate node id {node_id!r}")
-    data = dict(_NODE_DEFAULTS)
+    data: Dict[str, Any] = dict(_NODE_DEFAULTS)
     data.update(attrs)
     data.update(kind=kind, op=op, name=str(name))
     if data["label"] is None:
@@ -123,12 +219,13 @@ def add_node(G, node_id, *, kind, op, name, **attrs):
     return node_id
 
 
-def add_edge(G, src, dst, src_port=0, dst_port=0):
+def add_edge(G: nx.MultiDiGraph, src: str, dst: str, src_port: int = 0,
+             dst_port: int = 0) -> None:
     """Add an edge carrying the producer's ``outputs[src_port]``."""
     G.add_edge(src, dst, src_port=int(src_port), dst_port=int(dst_port))
 
 
-def tensor(dtype=None, shape=None):
+def tensor(dtype: Optional[str] = None, shape: Optional[List[Any]] = None) -> TensorInfo:
     """Describe one output tensor: ``{"shape": [...] or None, "dtype": ...}``.
 
     Dims may be ints, symbolic names (str) or None (unknown).
@@ -138,12 +235,12 @@ def tensor(dtype=None, shape=None):
     return {"shape": shape, "dtype": dtype}
 
 
-def param_info(shape, dtype, **extra):
+def param_info(shape: List[Any], dtype: Optional[str], **extra: Any) -> ParamInfo:
     """Describe one weight an op reads: ``{"shape": [...], "dtype": ...}``."""
-    info = {"shape": [int(d) if not isinstance(d, str) else d for d in shape],
-            "dtype": dtype}
+    info: Dict[str, Any] = {"shape": [int(d) if not isinstance(d, str) else d for d in shape],
+                            "dtype": dtype}
     info.update(extra)
-    return info
+    return info  # type: ignore[return-value]  # extra keys are ParamInfo's optional ones
 
 
 class IdAllocator:
@@ -174,7 +271,8 @@ class IdAllocator:
         return f"{module}/{op}#{k}" if module else f"{op}#{k}"
 
 
-def scope_from_path(path, innermost_type=None, types=None):
+def scope_from_path(path: str, innermost_type: Optional[str] = None,
+                    types: Optional[Dict[str, Optional[str]]] = None) -> List[List[Any]]:
     """Build the ``scope`` list ``[[path, type], ...]`` from a dotted path.
 
     Parameters
@@ -204,14 +302,14 @@ def scope_from_path(path, innermost_type=None, types=None):
     return scope
 
 
-def numel(shape):
+def numel(shape: Optional[List[Any]]) -> Optional[int]:
     """Number of elements of a shape with only int dims, else None."""
     if shape is None or any(not isinstance(d, int) for d in shape):
         return None
     return math.prod(shape)
 
 
-def node_param_count(data):
+def node_param_count(data: Dict[str, Any]) -> int:
     """Total elements of the weights a node reads (unknown dims count 0)."""
     total = 0
     for info in (data.get("params") or {}).values():
@@ -219,7 +317,7 @@ def node_param_count(data):
     return total
 
 
-def graph_param_count(G):
+def graph_param_count(G: nx.MultiDiGraph) -> int:
     """Total elements of distinct weights in the graph, each counted once."""
     seen = {}
     for _, data in G.nodes(data=True):
@@ -231,7 +329,7 @@ def graph_param_count(G):
     return sum(seen.values())
 
 
-def op_nodes(G):
+def op_nodes(G: nx.MultiDiGraph) -> List[str]:
     """Ids of the nodes of kind ``op``, in graph order."""
     return [n for n, k in G.nodes(data="kind") if k == "op"]
 
@@ -289,7 +387,7 @@ def _check_node(node, data, problems):
         problems.append(f"node {node!r}: unknown diff state {data['diff']!r}")
 
 
-def validate(G, *, allow_cycles=False):
+def validate(G: nx.MultiDiGraph, *, allow_cycles: bool = False) -> None:
     """Check that ``G`` follows the graphir/1 schema; raise if it does not.
 
     Checks the graph attributes, every node's required keys and their types,
@@ -308,8 +406,8 @@ def validate(G, *, allow_cycles=False):
         raise IRValidationError([f"expected a networkx.MultiDiGraph, got {type(G).__name__}"])
     if G.graph.get("schema") != SCHEMA_VERSION:
         problems.append(f"graph schema is {G.graph.get('schema')!r}, expected {SCHEMA_VERSION!r}")
-    if G.graph.get("source") not in SOURCES:
-        problems.append(f"graph source {G.graph.get('source')!r} is not one of {SOURCES}")
+    if G.graph.get("source") not in GRAPH_SOURCES:
+        problems.append(f"graph source {G.graph.get('source')!r} is not one of {GRAPH_SOURCES}")
     if not isinstance(G.graph.get("name"), str):
         problems.append("graph name must be a string")
     for key in ("inputs", "outputs"):
@@ -336,7 +434,7 @@ def validate(G, *, allow_cycles=False):
         raise IRValidationError(problems)
 
 
-def graphs_equal(G1, G2):
+def graphs_equal(G1: nx.MultiDiGraph, G2: nx.MultiDiGraph) -> bool:
     """True when two IR graphs have the same attributes, nodes and edges.
 
     Node order and edge order count (they are part of the deterministic

@@ -16,10 +16,12 @@ True
 
 import json
 
+import networkx as nx
+
 from graphir import ir
 from graphir.errors import SchemaError
 
-__all__ = ["to_json", "from_json", "to_dict", "from_dict", "to_graphml"]
+__all__ = ["to_json", "from_json", "to_dict", "from_dict"]
 
 
 def to_dict(G):
@@ -60,8 +62,7 @@ def _check_schema(data, path):
 def from_dict(data, *, path=None):
     """Rebuild an IR graph from :func:`to_dict` output; check the schema."""
     _check_schema(data, path)
-    G = ir.new_graph("onnx", "")
-    G.graph.clear()
+    G = nx.MultiDiGraph()
     G.graph.update(data.get("graph") or {})
     G.graph["schema"] = ir.SCHEMA_VERSION
     try:
@@ -91,16 +92,3 @@ def from_json(text, *, path=None):
         raise SchemaError(f"not valid JSON ({exc})", path=path,
                           hint="pass an IR file written by `graphir convert`") from None
     return from_dict(data, path=path)
-
-
-def to_graphml(G):
-    """GraphML text of ``G``; nested attributes are stored as JSON strings."""
-    import networkx as nx
-
-    flat = nx.MultiDiGraph()
-    flat.graph.update({k: json.dumps(v, sort_keys=True) for k, v in G.graph.items()})
-    for node, data in G.nodes(data=True):
-        flat.add_node(node, **{k: json.dumps(v, sort_keys=True) for k, v in data.items()})
-    for u, v, data in G.edges(data=True):
-        flat.add_edge(u, v, **{k: json.dumps(val) for k, val in data.items()})
-    return "\n".join(nx.generate_graphml(flat)) + "\n"

@@ -24,10 +24,11 @@ import io
 import json
 
 from graphir import ir
+from graphir.util.text import short_name as _short_name
 
-__all__ = ["FORMATS", "summarize", "format_summary"]
+__all__ = ["TABLE_FORMATS", "summarize", "format_summary"]
 
-FORMATS = ("text", "json", "markdown", "csv")
+TABLE_FORMATS = ("text", "json", "markdown", "csv")
 
 _BYTES_PER_ELEMENT = {
     "float64": 8, "int64": 8, "uint64": 8, "complex64": 8, "complex128": 16,
@@ -190,14 +191,6 @@ def _shape_text(shapes, limit=None):
     if limit is not None and len(shapes) > limit:
         return f"{one(shapes[0])} + {len(shapes) - 1} more"
     return ", ".join(one(s) for s in shapes)
-
-
-def _short_name(path):
-    """Last path component, with its parent when it is a list index (``h.0``)."""
-    parts = path.split(".")
-    if len(parts) > 1 and parts[-1].isdigit():
-        return ".".join(parts[-2:])
-    return parts[-1]
 
 
 _STAT_COLUMNS = ("mean", "std", "min", "max", "zeros")

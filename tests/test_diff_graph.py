@@ -377,16 +377,37 @@ def test_union_graph_validates_and_marks_every_node():
     assert ir.graphs_equal(serialize.from_json(serialize.to_json(U)), U)
 
 
+def _one_block(kind_of_x):
+    """input -> blk/Relu#0 -> output, or blk/Relu#0 as a constant read by a Sigmoid."""
+    G = ir.new_graph("onnx", "m")
+    x = ir.add_node(G, "input:x", kind="input", op="input", name="x",
+                    outputs=[ir.tensor("float32", [1, 4])])
+    node = ir.add_node(G, "blk/Relu#0", kind=kind_of_x,
+                       op="Relu" if kind_of_x == "op" else "constant", name="r", module="blk",
+                       outputs=[ir.tensor("float32", [1, 4])])
+    y = ir.add_node(G, "output:y", kind="output", op="output", name="y")
+    if kind_of_x == "op":
+        ir.add_edge(G, x, node)
+        ir.add_edge(G, node, y)
+    else:
+        sigmoid = ir.add_node(G, "blk/Sigmoid#0", kind="op", op="Sigmoid", name="s",
+                              module="blk", outputs=[ir.tensor("float32", [1, 4])])
+        ir.add_edge(G, x, sigmoid)
+        ir.add_edge(G, node, sigmoid)
+        ir.add_edge(G, sigmoid, y)
+    return G
+
+
 def test_union_prefixes_a_removed_node_whose_id_is_taken():
-    old, new = gpt2_ir(2), gpt2_ir(2)
-    node = "h.0.mlp.act/aten.tanh.default#0"
-    old.nodes[node]["kind"] = "const"       # kinds differ: not matched by id
-    old.nodes[node]["op"] = "constant"
-    result = diff_graphs(old, new)
-    assert node in result.removed or node in result.changed
-    if node in result.removed:
-        assert result.union_ids[node] == "removed:" + node
-        assert result.union.nodes["removed:" + node]["old_id"] == node
+    # the old op's id names a constant on the new side: the op is removed and
+    # the constant added, so the union needs both under distinct ids
+    result = diff_graphs(_one_block("op"), _one_block("const"))
+    assert result.removed == ["blk/Relu#0"]
+    assert "blk/Relu#0" in result.added
+    assert result.union_ids["blk/Relu#0"] == "removed:blk/Relu#0"
+    assert result.union.nodes["removed:blk/Relu#0"]["old_id"] == "blk/Relu#0"
+    assert result.union.nodes["removed:blk/Relu#0"]["diff"] == "removed"
+    assert result.union.nodes["blk/Relu#0"]["diff"] == "added"
     ir.validate(result.union)
 
 

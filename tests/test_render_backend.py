@@ -20,7 +20,6 @@ from graphir.renderers.backend import (
     clean_svg,
     find_dot,
     render_bytes,
-    render_file,
     run_dot,
     write_atomic,
 )
@@ -324,6 +323,11 @@ def test_clean_svg_moves_tooltips_into_titles():
 
 
 # --- paper figures with Graphviz ------------------------------------------------------
+
+def render_file(dot_source, out, fmt, *, timeout=120, width=None):
+    """Render to a file the way graphir.api.write does: bytes, then an atomic write."""
+    write_atomic(out, render_bytes(dot_source, fmt, timeout=timeout, width=width))
+
 
 def _pdf_media_box(pdf):
     import re

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 
 from graphir import ir
+from graphir.util.optional import import_torch  # the one definition, shared by the converters
 from graphir.errors import ConversionError, MissingDependencyError
 
 __all__ = [
@@ -34,29 +35,14 @@ __all__ = [
     "named_tensor_outputs",
     "bind_example",
     "kept_state",
+    "keyword_form",
+    "output_flattener",
 ]
 
 _INDEX = re.compile(r"""\[\s*['"]?([^\]'"]*?)['"]?\s*\]""")
 _ROOT = re.compile(r"^(L\.self|L__self__|self)(\.|$)")
 _MAX_LIST = 64
 _MAX_DEPTH = 16
-
-
-def import_torch():
-    """Return the ``torch`` module, or raise when it is not installed.
-
-    Raises
-    ------
-    MissingDependencyError
-        When PyTorch cannot be imported.
-    """
-    try:
-        import torch
-    except ModuleNotFoundError:
-        raise MissingDependencyError(
-            "PyTorch is needed to convert this model but is not installed",
-            hint="install it with `pip install torch`") from None
-    return torch
 
 
 def dtype_name(dtype):
@@ -389,3 +375,48 @@ def kept_state(module):
         with torch.no_grad():
             for buffer, copy in saved:
                 buffer.copy_(copy)
+
+
+def keyword_form(bound):
+    """``(args, kwargs)`` passing every example input by its parameter name.
+
+    Export names user inputs after keyword names, so the wrapper used for
+    export (whose ``forward`` takes ``*args, **kwargs``) still yields
+    ``input_ids`` rather than ``args_0``. Positional-only and ``*args``
+    parameters keep their positions.
+    """
+    parameters = bound.signature.parameters
+    kinds = {parameters[n].kind for n in bound.arguments}
+    if kinds & {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL}:
+        return bound.args, bound.kwargs
+    named = {}
+    for key, value in bound.arguments.items():
+        if parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
+            named.update(value)
+        else:
+            named[key] = value
+    return (), named
+
+
+def output_flattener(module, wrapped_name="module"):
+    """Wrap ``module`` so its output is a flat ``{name: tensor}`` dict.
+
+    Export only accepts outputs made of pytree-registered types; a
+    dataclass output (GPT-2's ``BaseModelOutput``) or a custom class is
+    flattened here instead of registering anything globally. The model
+    becomes the wrapper's child ``module``; the converter strips that prefix.
+    """
+    torch = import_torch()
+
+    class _FlatOutputs(torch.nn.Module):
+        def __init__(self, wrapped):
+            super().__init__()
+            setattr(self, wrapped_name, wrapped)
+
+        def forward(self, *args, **kwargs):
+            outputs = named_tensor_outputs(getattr(self, wrapped_name)(*args, **kwargs))
+            if not outputs:
+                raise ConversionError("the model returned no tensors")
+            return outputs
+
+    return _FlatOutputs(module)

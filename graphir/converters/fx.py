@@ -32,6 +32,9 @@ from graphir.converters._torch_common import (
     module_scope, named_tensor_outputs, strip_prefix, value_entries, weight_info,
 )
 from graphir.errors import ConversionError
+from graphir.util.text import brief as _brief
+from graphir.converters._torch_common import keyword_form as _keyword_form
+from graphir.converters._torch_common import output_flattener as _output_flattener
 
 __all__ = ["from_module", "from_exported_program", "from_graph_module"]
 
@@ -140,62 +143,10 @@ def from_graph_module(gm, *, name, source="fx"):
 # Capture
 # --------------------------------------------------------------------------
 
-def _brief(exc):
-    """``TypeName: first line of the message``, at most 300 characters."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
 def _capture_failure(step, exc, name, other):
     """The ConversionError for a failed capture step, suggesting the other capture."""
     return ConversionError(f"{step} failed ({_brief(exc)})", path=name,
                            hint=f"try {other}, or check the example input shapes and dtypes")
-
-
-def _keyword_form(bound):
-    """``(args, kwargs)`` passing every example input by its parameter name.
-
-    Export names user inputs after keyword names, so the wrapper used for
-    export (whose ``forward`` takes ``*args, **kwargs``) still yields
-    ``input_ids`` rather than ``args_0``. Positional-only and ``*args``
-    parameters keep their positions.
-    """
-    parameters = bound.signature.parameters
-    kinds = {parameters[n].kind for n in bound.arguments}
-    if kinds & {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL}:
-        return bound.args, bound.kwargs
-    named = {}
-    for key, value in bound.arguments.items():
-        if parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
-            named.update(value)
-        else:
-            named[key] = value
-    return (), named
-
-
-def _output_flattener(module):
-    """Wrap ``module`` so its output is a flat ``{name: tensor}`` dict.
-
-    Export only accepts outputs made of pytree-registered types; a
-    dataclass output (GPT-2's ``BaseModelOutput``) or a custom class is
-    flattened here instead of registering anything globally. The model
-    becomes the wrapper's child ``module``; the converter strips that prefix.
-    """
-    torch = import_torch()
-
-    class _FlatOutputs(torch.nn.Module):
-        def __init__(self, wrapped):
-            super().__init__()
-            setattr(self, _WRAPPED, wrapped)
-
-        def forward(self, *args, **kwargs):
-            outputs = named_tensor_outputs(getattr(self, _WRAPPED)(*args, **kwargs))
-            if not outputs:
-                raise ConversionError("the model returned no tensors")
-            return outputs
-
-    return _FlatOutputs(module)
 
 
 def _capture_export(module, bound, name):

@@ -26,8 +26,8 @@ Examples
 
 import math
 
-from graphir.converters._torch_common import bind_example, import_torch, kept_state
-from graphir.converters.fx import _keyword_form, _output_flattener
+from graphir.converters._torch_common import (bind_example, import_torch, kept_state,
+                                              keyword_form, output_flattener)
 from graphir.errors import ConversionError
 
 __all__ = ["STATS_KEYS", "tensor_stats", "stats_for_exported"]
@@ -107,10 +107,10 @@ def _export_like_fx(module, args, kwargs):
     """
     torch = import_torch()
     name = type(module).__name__
-    args, kwargs = _keyword_form(bind_example(module, args, kwargs, name))
+    args, kwargs = keyword_form(bind_example(module, args, kwargs, name))
     try:
         with torch.no_grad():
-            ep = torch.export.export(_output_flattener(module), args, kwargs, strict=False)
+            ep = torch.export.export(output_flattener(module), args, kwargs, strict=False)
     except Exception as exc:  # export raises many unrelated types; report any of them
         raise ConversionError(f"torch.export.export failed ({type(exc).__name__})", path=name,
                               hint="statistics of an export graph need the model to export; "

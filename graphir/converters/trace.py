@@ -79,6 +79,7 @@ from graphir.converters._torch_common import (
 )
 from graphir.converters.stats import tensor_stats
 from graphir.errors import ConversionError, GraphIRError
+from graphir.util.text import brief as _brief
 
 __all__ = ["from_trace"]
 
@@ -88,7 +89,7 @@ _ROOT_SCOPE = ("", None, ())
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 #: torch function -> ``(op, label, positional parameter names)``; filled on first use.
-_OP_INFO = {}
+_OP_INFO: dict = {}
 
 #: Argument types that are already JSON-safe attribute values.
 _PLAIN = (type(None), bool, int, str)
@@ -183,12 +184,6 @@ def _gc_paused():
     finally:
         if enabled:
             gc.enable()
-
-
-def _brief(exc):
-    """``TypeName: first line of the message``."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 #: Tensor methods that read a tensor's values into Python; on ``meta`` tensors

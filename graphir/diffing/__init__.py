@@ -12,7 +12,7 @@ and matplotlib are imported lazily, inside the functions that use them.
   :func:`annotate_weight_change`, :func:`plot_weight_change`.
 """
 
-from graphir.diffing.checkpoint import (CheckpointDiff, TensorDiff, annotate_weight_change,
+from graphir.diffing.checkpoint import (CheckpointDiff, TensorDiff, annotate_weight_change, as_arrays,
                                      checkpoint_to_json_dict, checkpoint_to_text,
                                      diff_tensors, module_weight_change, plot_weight_change)
 from graphir.diffing.graph import DiffResult, context, diff_graphs, node_changes, union_graph
@@ -34,6 +34,7 @@ __all__ = [
     "CheckpointDiff",
     "TensorDiff",
     "diff_tensors",
+    "as_arrays",
     "checkpoint_to_json_dict",
     "checkpoint_to_text",
     "annotate_weight_change",

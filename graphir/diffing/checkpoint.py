@@ -31,9 +31,11 @@ import math
 import os
 import pathlib
 from dataclasses import dataclass, field
+from typing import Optional
 
 from graphir.diffing.match import local_param_name
 from graphir.diffing.report import format_shape, natural_key
+from graphir.util.optional import import_matplotlib
 from graphir.errors import InputError, MissingDependencyError
 
 __all__ = [
@@ -68,15 +70,15 @@ class TensorDiff:
 
     name: str
     status: str
-    old_shape: list = None
-    new_shape: list = None
-    old_dtype: str = None
-    new_dtype: str = None
-    max_abs_diff: float = None
-    rel_l2: float = None
-    diff_norm: float = None
-    old_norm: float = None
-    new_norm: float = None
+    old_shape: Optional[list] = None
+    new_shape: Optional[list] = None
+    old_dtype: Optional[str] = None
+    new_dtype: Optional[str] = None
+    max_abs_diff: Optional[float] = None
+    rel_l2: Optional[float] = None
+    diff_norm: Optional[float] = None
+    old_norm: Optional[float] = None
+    new_norm: Optional[float] = None
     nonfinite_mismatch: int = 0
 
     @property
@@ -94,9 +96,16 @@ class TensorDiff:
 class CheckpointDiff:
     """Every tensor of two checkpoints with its :class:`TensorDiff`."""
 
+    #: one TensorDiff per tensor name of either side, in order
     tensors: list = field(default_factory=list)
+    #: absolute tolerance under which two tensors count as the same
     atol: float = 0.0
+    #: relative tolerance under which two tensors count as the same
     rtol: float = 0.0
+    #: the architecture's IR when the diff was made with ``--model``, else None
+    graph: Optional[object] = None
+    #: the new side's path, for messages
+    new_path: Optional[str] = None
 
     @property
     def summary(self):
@@ -392,17 +401,6 @@ def module_weight_change(ck):
     return out
 
 
-def _import_matplotlib():
-    try:
-        import matplotlib
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise MissingDependencyError("drawing the weight-change plot needs matplotlib",
-                                     hint="pip install matplotlib") from None
-    return matplotlib, Figure, FigureCanvasAgg
-
-
 def _plot_figure(changes, title, Figure, FigureCanvasAgg):
     """A horizontal bar chart of relative change per module."""
     names, values = list(changes), list(changes.values())
@@ -442,7 +440,7 @@ def plot_weight_change(ck, out_path, *, title="relative weight change per module
     if fmt not in ("png", "svg", "pdf"):
         raise InputError(f"cannot draw a plot as {fmt or 'a file without suffix'!r}",
                          path=out_path, hint="name the output .png, .svg or .pdf")
-    matplotlib, Figure, FigureCanvasAgg = _import_matplotlib()
+    matplotlib, Figure, FigureCanvasAgg = import_matplotlib("plotting weight changes")
     changes = module_weight_change(ck)
     if len(changes) > max_bars:
         top = set(sorted(changes, key=lambda m: -changes[m])[:max_bars])
@@ -460,3 +458,22 @@ def plot_weight_change(ck, out_path, *, title="relative weight change per module
         if tmp.exists():
             tmp.unlink()
     return out_path
+
+
+def as_arrays(tensors):
+    """``{name: torch.Tensor}`` -> ``{name: numpy array}`` for :func:`diff_tensors`.
+
+    Types numpy cannot hold (bfloat16, float8) go through float32; values
+    that are already arrays pass through. torch itself is never imported:
+    tensors are recognised by their ``detach`` method.
+    """
+    arrays = {}
+    for name, value in tensors.items():
+        if hasattr(value, "detach"):
+            value = value.detach().cpu()
+            if str(value.dtype) in ("torch.bfloat16", "torch.float8_e4m3fn", "torch.float8_e5m2",
+                                    "torch.float8_e4m3fnuz", "torch.float8_e5m2fnuz"):
+                value = value.float()
+            value = value.numpy()
+        arrays[name] = value
+    return arrays

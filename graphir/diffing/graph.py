@@ -33,7 +33,8 @@ import networkx as nx
 
 from graphir import ir
 from graphir.diffing.match import (local_param_name, match_graphs, module_tree,
-                                parent_path)
+                                   parent_path)
+from graphir.util.graphs import pred_map, succ_map
 
 __all__ = [
     "DiffResult",
@@ -166,7 +167,7 @@ def node_changes(old_data, new_data):
 def _sources_by_port(G, node, rename):
     """``{dst_port: sorted sources}``; a source ``rename`` maps to None is unknown."""
     ports = defaultdict(list)
-    for src, keyed in G._pred[node].items():
+    for src, keyed in pred_map(G)[node].items():
         for data in keyed.values():
             ports[data.get("dst_port", 0)].append(rename(src))
     return {port: sorted(srcs, key=str) for port, srcs in ports.items()}
@@ -315,7 +316,7 @@ def union_graph(old, new, result, *, old_order=None):
                 data["old_id"] = node
             data["diff"] = "removed"
             U.add_node(union_ids[node], **data)
-    U.add_edges_from((u, v, key, data) for u, nbrs in new._succ.items()
+    U.add_edges_from((u, v, key, data) for u, nbrs in succ_map(new).items()
                      for v, keyed in nbrs.items() for key, data in keyed.items())
     _add_removed_edges(U, old, result, union_ids)
     for key in ("inputs", "outputs"):

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 import networkx as nx
+from graphir.util.graphs import node_attrs, succ_map
 
 __all__ = [
     "Matching",
@@ -175,7 +176,7 @@ def topological_order(G):
     """
     order = list(G)
     position = {node: i for i, node in enumerate(order)}
-    if all(position[u] < position[v] for u, nbrs in G._succ.items() for v in nbrs):
+    if all(position[u] < position[v] for u, nbrs in succ_map(G).items() for v in nbrs):
         return order
     try:
         return list(nx.topological_sort(G))
@@ -251,7 +252,7 @@ def module_tree(G, order=None):
     labels = {n: node_label(G.nodes[n]) for n in order}
     loose_labels = {n: node_label(G.nodes[n], loose=True) for n in order}
     wiring = defaultdict(list)
-    module_of = {n: data.get("module") or "" for n, data in G._node.items()}
+    module_of = {n: data.get("module") or "" for n, data in node_attrs(G).items()}
     for u, v, data in _edges(G):
         pu, pv = module_of[u], module_of[v]
         top = _common_module(pu, pv)
@@ -276,7 +277,7 @@ def module_tree(G, order=None):
 
 def _edges(G):
     """``(u, v, data)`` of every edge, straight from the adjacency (fast)."""
-    for u, nbrs in G._succ.items():
+    for u, nbrs in succ_map(G).items():
         for v, keyed in nbrs.items():
             for data in keyed.values():
                 yield u, v, data

@@ -11,11 +11,11 @@ import os
 import re
 import sys
 
+from graphir.util.optional import import_torch
 from graphir.errors import InputError, MissingDependencyError
 from graphir.loaders.kinds import split_factory_spec
 
-__all__ = ["InputSpec", "parse_input_shape", "make_example_inputs", "load_factory",
-           "import_torch"]
+__all__ = ["InputSpec", "parse_input_shape", "make_example_inputs", "load_factory"]
 
 _DTYPE_ALIASES = {
     "float": "float32", "float32": "float32", "fp32": "float32", "f32": "float32",
@@ -66,17 +66,6 @@ def parse_input_shape(text):
     if any(d == 0 for d in shape):
         raise InputError(f"--input-shape {text!r}: a dim is 0", hint="use dims >= 1")
     return InputSpec(dtype, shape)
-
-
-def import_torch(purpose):
-    """Import torch or raise :class:`MissingDependencyError` naming ``purpose``."""
-    try:
-        import torch
-    except ImportError:
-        raise MissingDependencyError(
-            f"{purpose} needs PyTorch, which is not installed",
-            hint="pip install 'graphir[torch]' (or torch==2.13.0)") from None
-    return torch
 
 
 def make_example_inputs(specs):

@@ -53,8 +53,10 @@ import json
 import pickletools
 import re
 import zipfile
+from typing import Optional
 
 from graphir.errors import InputError
+from graphir.util.text import brief as _brief
 
 __all__ = [
     "STATE_DICT_KEYS",
@@ -161,9 +163,9 @@ class PickleScan:
     format: str
     globals: tuple = ()
     unsafe: tuple = ()
-    key: tuple = None
+    key: Optional[tuple] = None
     top_keys: tuple = ()
-    top_class: str = None
+    top_class: Optional[str] = None
     setstate: tuple = ()
 
     @property
@@ -448,12 +450,6 @@ def _replay(stream, label=None):
     return top, replay.globals
 
 
-def _brief(exc):
-    """``Type: first line of the message``, at most 120 characters."""
-    text = str(exc).splitlines()[0][:120] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _with_path(exc, path):
     """The same error, naming ``path`` when it named no file yet."""
     if exc.path is not None:
@@ -461,24 +457,34 @@ def _with_path(exc, path):
     return type(exc)(exc.message, path=path, hint=exc.hint)
 
 
-def _state_dict_like(value):
-    if not isinstance(value, dict) or not value:
+def is_state_dict(value, is_tensor):
+    """A non-empty ``{str: tensor}`` dict (``*_extra_state`` entries may be anything)."""
+    if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
         return False
-    tensors = [v for k, v in value.items() if not str(k).endswith("_extra_state")]
-    return bool(tensors) and all(v is _TENSOR for v in tensors) and all(
-        isinstance(k, str) for k in value)
+    tensors = [v for k, v in value.items() if not k.endswith("_extra_state")]
+    return bool(tensors) and all(is_tensor(v) for v in tensors)
 
 
-def _find_state_dict(value, depth=0):
-    """Key path of the first state_dict inside ``value``, known keys first."""
-    if _state_dict_like(value):
+def find_state_dict(value, is_tensor, depth=0):
+    """Key path of the first state_dict inside ``value``, known keys first, else None.
+
+    The one search, used on replayed pickles (here) and on what ``torch.load``
+    returned (:mod:`graphir.loaders.torch_files`); ``is_tensor`` tells a
+    tensor in each.
+
+    Examples
+    --------
+    >>> find_state_dict({"epoch": 3, "model": {"w": 1.0}}, lambda v: isinstance(v, float))
+    ('model',)
+    """
+    if is_state_dict(value, is_tensor):
         return ()
     if not isinstance(value, dict) or depth >= _MAX_DEPTH:
         return None
     keys = [k for k in STATE_DICT_KEYS if k in value]
     keys += [k for k in value if isinstance(k, str) and k not in keys]
     for key in keys:
-        found = _find_state_dict(value[key], depth + 1)
+        found = find_state_dict(value[key], is_tensor, depth + 1)
         if found is not None:
             return (key,) + found
     return None
@@ -492,7 +498,7 @@ def _classify(top, found_globals, fmt):
     top_class = top.cls if isinstance(top, _Object) else None
     if unsafe:
         return PickleScan("code", fmt, names, unsafe, None, top_keys, top_class)
-    key = _find_state_dict(top)
+    key = find_state_dict(top, lambda v: v is _TENSOR)
     if key is None:
         verdict = "data"
     else:

@@ -16,7 +16,7 @@ import re
 import struct
 
 from graphir.errors import InputError, MissingDependencyError
-from graphir.loaders.factory import import_torch
+from graphir.util.optional import import_torch
 
 __all__ = ["MAX_HEADER_BYTES", "read_safetensors_header", "load_safetensors"]
 

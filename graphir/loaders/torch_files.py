@@ -31,14 +31,16 @@ import os
 import warnings
 
 from graphir.errors import InputError, UnsafeFileError
-from graphir.loaders.factory import import_torch
+from graphir.util.optional import import_torch
 from graphir.loaders.pickle_scan import (
     STATE_DICT_KEYS,
     describe_globals,
+    find_state_dict,
     scan_export_archive,
     scan_torch_file,
     scan_torchscript_archive,
 )
+from graphir.util.text import brief as _brief
 
 __all__ = [
     "UNSAFE_FLAG",
@@ -55,14 +57,7 @@ _WRAPPER_PREFIXES = (
     ("module.", "removed the 'module.' prefix that DataParallel/DistributedDataParallel adds"),
     ("_orig_mod.", "removed the '_orig_mod.' prefix that torch.compile adds"),
 )
-_MAX_DEPTH = 3
 _MAX_META_TEXT = 200
-
-
-def _brief(exc):
-    """``Type: first line of the message``, at most 160 characters."""
-    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -192,28 +187,6 @@ def _torch_load(path, weights_only):
                          hint="the file may be truncated or corrupt; save it again") from exc
 
 
-def _is_state_dict(value, torch):
-    if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
-        return False
-    tensors = [v for k, v in value.items() if not k.endswith("_extra_state")]
-    return bool(tensors) and all(isinstance(v, torch.Tensor) for v in tensors)
-
-
-def _locate_state_dict(value, torch, depth=0):
-    """Key path to the first state_dict in a loaded object, known keys first."""
-    if _is_state_dict(value, torch):
-        return ()
-    if not isinstance(value, dict) or depth >= _MAX_DEPTH:
-        return None
-    keys = [k for k in STATE_DICT_KEYS if k in value]
-    keys += [k for k in value if isinstance(k, str) and k not in keys]
-    for key in keys:
-        found = _locate_state_dict(value[key], torch, depth + 1)
-        if found is not None:
-            return (key,) + found
-    return None
-
-
 def _checkpoint_metadata(top, key):
     """Plain scalar entries (epoch, step, loss, ...) beside the state_dict."""
     metadata = {}
@@ -249,7 +222,7 @@ def _unwrap(obj, path, torch):
         return obj.state_dict(), {"key": None, "metadata": {}, "other_keys": [],
                                   "notes": [f"took the state_dict of the pickled "
                                             f"{type(obj).__name__}"]}
-    key = _locate_state_dict(obj, torch)
+    key = find_state_dict(obj, lambda v: isinstance(v, torch.Tensor))
     if key is None:
         shown = f" with keys {', '.join(map(str, list(obj)[:5]))}" if isinstance(obj, dict) \
             else ""
@@ -270,7 +243,7 @@ def _unwrap(obj, path, torch):
                         "other_keys": other, "notes": notes + more}
 
 
-def load_state_dict_file(path, *, unsafe_load=False):
+def load_state_dict_file(path, *, unsafe_load=False, scan=None):
     """Read the weights of a ``torch.save`` state_dict or training checkpoint.
 
     The file is scanned first (never unpickled); a state_dict or checkpoint
@@ -286,6 +259,8 @@ def load_state_dict_file(path, *, unsafe_load=False):
     unsafe_load : bool
         Also read files that run code when loaded (a pickled module, a
         checkpoint holding other Python objects), with ``weights_only=False``.
+    scan : PickleScan, optional
+        The file's scan when the caller already has it (it is not scanned again).
 
     Returns
     -------
@@ -306,7 +281,7 @@ def load_state_dict_file(path, *, unsafe_load=False):
         When the file is corrupt, not a torch file, or holds no state_dict.
     """
     path = os.fspath(path)
-    scan = scan_torch_file(path)
+    scan = scan or scan_torch_file(path)
     if scan.runs_code and not unsafe_load:
         raise _refusal(path, scan)
     if scan.format == "pickle" and not scan.runs_code:
@@ -319,7 +294,7 @@ def load_state_dict_file(path, *, unsafe_load=False):
     return state_dict, info
 
 
-def load_pickled_module(path, *, unsafe_load):
+def load_pickled_module(path, *, unsafe_load, scan=None):
     """Unpickle a whole ``nn.Module`` saved with ``torch.save(model)``, if allowed.
 
     Parameters
@@ -343,7 +318,7 @@ def load_pickled_module(path, *, unsafe_load):
         :func:`load_state_dict_file`), is corrupt, or is no ``nn.Module``.
     """
     path = os.fspath(path)
-    scan = scan_torch_file(path)
+    scan = scan or scan_torch_file(path)
     if not scan.runs_code:
         raise InputError(f"holds no pickled nn.Module (it is a {scan.verdict.replace('_', ' ')})",
                          path=path, hint="render it as a state_dict (without --unsafe-load)")

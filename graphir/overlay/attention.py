@@ -38,6 +38,7 @@ import math
 
 import numpy as np
 
+from graphir.util.optional import import_torch
 from graphir.errors import ConversionError, InputError, MissingDependencyError
 
 __all__ = ["AttentionCapture", "capture_attention", "looks_like_attention", "sdpa_probabilities"]
@@ -101,15 +102,6 @@ def looks_like_attention(path, type_name):
     """
     text = f"{path} {type_name}".lower()
     return any(word in text for word in _ATTENTION_WORDS)
-
-
-def _import_torch():
-    try:
-        import torch
-    except ImportError:
-        raise MissingDependencyError("capturing attention needs PyTorch, which is not installed",
-                                     hint="pip install 'graphir[torch]'") from None
-    return torch
 
 
 class _Recorder:
@@ -352,7 +344,7 @@ def capture_attention(module, example_args, example_kwargs=None, *, name=None):
         When the forward pass raised, or every map holds NaN or infinite
         values (maps that do are left out).
     """
-    torch = _import_torch()
+    torch = import_torch("capturing attention")
     name = name or type(module).__name__
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"is a {type(module).__name__}, not a torch.nn.Module", path=name,

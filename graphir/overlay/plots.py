@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from graphir.util.optional import import_matplotlib
 from graphir.errors import MissingDependencyError
 
 __all__ = ["DPI", "plot_head_maps", "plot_layer_evolution", "plot_statistics"]
@@ -31,20 +32,9 @@ _PANEL_INCHES = 2.4
 _MAX_COLUMNS = 6
 
 
-def _import_matplotlib():
-    try:
-        import matplotlib
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise MissingDependencyError("drawing attention maps needs matplotlib",
-                                     hint="pip install matplotlib") from None
-    return matplotlib, Figure, FigureCanvasAgg
-
-
 def _save(draw, path, *args):
     """Call ``draw(Figure, *args)`` in graphir's rc context and write a PNG."""
-    matplotlib, Figure, FigureCanvasAgg = _import_matplotlib()
+    matplotlib, Figure, FigureCanvasAgg = import_matplotlib("drawing attention maps")
     style = {"svg.hashsalt": "graphir", "font.size": 9, "axes.titlesize": 9,
              "figure.titlesize": 11, "image.interpolation": "nearest"}
     with matplotlib.rc_context(style):

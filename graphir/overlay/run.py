@@ -9,7 +9,8 @@ for ``--image``, captures the attention and writes the report.
 import os
 
 from graphir.errors import InputError
-from graphir.overlay.attention import _import_torch, capture_attention
+from graphir.overlay.attention import capture_attention
+from graphir.util.optional import import_torch
 from graphir.overlay.image import (default_normalization, display_from_pixels, infer_patch_grid,
                                    load_image)
 from graphir.overlay.report import write_attention_report
@@ -120,7 +121,7 @@ def run_attention(module, args, kwargs, out_dir, *, image_path=None, name=None,
     ConversionError
         The forward pass raised.
     """
-    torch = _import_torch()
+    torch = import_torch("capturing attention")
     name = name or type(module).__name__
     args = (args,) if isinstance(args, torch.Tensor) else tuple(args or ())
     kwargs = dict(kwargs or {})

@@ -25,6 +25,7 @@ from graphir.passes.common import IO_KINDS, add_note, copy_graph, home_scopes, m
 from graphir.passes.fold import fold as fold_graph
 from graphir.passes.focus import focus as focus_graph
 from graphir.passes.outputs import group_cache_outputs
+from graphir.util.graphs import node_attrs
 
 __all__ = ["DEFAULT_MAX_NODES", "fit_budget", "view"]
 
@@ -44,7 +45,7 @@ def _collapsed_size(G, homes, depth):
     """Node count of ``collapse(G, depth)`` (exact unless a box had to be split)."""
     kept, boxes = 0, set()
     for node, scope in homes.items():
-        if G._node[node].get("kind") in IO_KINDS or len(scope) < depth:
+        if node_attrs(G)[node].get("kind") in IO_KINDS or len(scope) < depth:
             kept += 1
         else:
             boxes.add(scope[depth - 1][0] if depth else "")

@@ -85,10 +85,12 @@ from graphir.passes.common import (
     out_edges,
     positions,
     repeat_factor,
-    short_name,
     structural_signature,
+    tensor_of,
     weight_counts,
 )
+from graphir.util.text import short_name
+from graphir.util.graphs import node_attrs
 
 __all__ = ["collapse"]
 
@@ -127,23 +129,18 @@ def _boundary(G, members, inside, pos):
             sorted(leaving, key=lambda key: (pos[key[0]], key[1])))
 
 
-def _tensor_of(G, node, port):
-    outs = G._node[node].get("outputs") or []
-    return dict(outs[port]) if port < len(outs) else ir.tensor()
-
-
 def _diff_summary(G, members):
     """A box's ``diff`` state from its members' (a diff's union IR), if any.
 
     All members in one state give that state; a mix gives ``changed``. The
     largest ``weight_change`` inside is kept so the box colours by it.
     """
-    states = {G._node[n].get("diff") for n in members} - {None}
+    states = {node_attrs(G)[n].get("diff") for n in members} - {None}
     summary = {}
     if states:
         summary["diff"] = states.pop() if len(states) == 1 else "changed"
-    changes = [G._node[n]["weight_change"] for n in members
-               if G._node[n].get("weight_change") is not None]
+    changes = [node_attrs(G)[n]["weight_change"] for n in members
+               if node_attrs(G)[n].get("weight_change") is not None]
     if changes:
         summary["weight_change"] = max(changes)
     return summary
@@ -157,16 +154,16 @@ def _module_node(G, path, members, homes, depth, pos, repeats):
     mtype = scope[-1][1] if scope else None
     weights, children = {}, 0
     for node in members:
-        data, factor = G._node[node], repeat_factor(homes[node], depth, repeats)
+        data, factor = node_attrs(G)[node], repeat_factor(homes[node], depth, repeats)
         children += op_count(data) * factor
         weights.update(weight_counts(node, data, factor))
     name = path or G.graph.get("name") or "model"
     data = dict(
         kind="module", op=mtype or "module", name=name, label=short_name(path) or name,
         module=path, module_type=mtype, scope=scope,
-        outputs=[_tensor_of(G, n, p) for n, p in leaving], params={}, attrs={},
+        outputs=[tensor_of(G, n, p) for n, p in leaving], params={}, attrs={},
         children=children, total_params=sum(weights.values()),
-        input_shapes=[_tensor_of(G, n, p) for n, p in entering],
+        input_shapes=[tensor_of(G, n, p) for n, p in entering],
         signature=structural_signature(G, members, path))
     data.update(_diff_summary(G, members))
     record = (G.graph.get("folded") or {}).get(path)
@@ -255,7 +252,7 @@ def _split_cyclic(G, H, assign, paths, groups):
                 assign[node] = new_box
         for part in parts:
             node = next(iter(part))
-            if len(part) == 1 and G._node[node].get("kind") == "op":
+            if len(part) == 1 and node_attrs(G)[node].get("kind") == "op":
                 del assign[node]
     return cyclic
 
@@ -311,19 +308,19 @@ def collapse(G, depth):
     homes, pos = home_scopes(G), positions(G)
     lone = {}  # path -> a module node already standing for that module
     for node, scope in homes.items():
-        if G._node[node].get("kind") == "module" and depth and len(scope) == depth:
+        if node_attrs(G)[node].get("kind") == "module" and depth and len(scope) == depth:
             lone.setdefault(scope[-1][0], node)
     assign, paths = {}, {}
     for node, scope in homes.items():
-        if G._node[node].get("kind") in IO_KINDS or len(scope) < depth:
+        if node_attrs(G)[node].get("kind") in IO_KINDS or len(scope) < depth:
             continue
         path = scope[depth - 1][0] if depth else ""
-        is_box = G._node[node].get("kind") == "module" and len(scope) == depth
+        is_box = node_attrs(G)[node].get("kind") == "module" and len(scope) == depth
         box = node if is_box else lone.get(path, f"module:{path}")
         assign[node], paths[box] = box, path
     sizes = Counter(assign.values())
     for node in [n for n, box in assign.items() if sizes[box] == 1]:
-        if G._node[node].get("kind") == "op":
+        if node_attrs(G)[node].get("kind") == "op":
             del assign[node]  # a box for one op would hide the op and save nothing
     H, groups = _build(G, assign, paths, homes, depth, pos)
     if nx.is_directed_acyclic_graph(H) or not nx.is_directed_acyclic_graph(G):

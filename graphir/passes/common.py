@@ -46,8 +46,10 @@ import hashlib
 import networkx as nx
 
 from graphir import ir
+from graphir.util.graphs import in_edges, node_attrs, out_edges, pred_map, succ_map
 
 __all__ = [
+    "tensor_of",
     "IO_KINDS",
     "positions",
     "in_edges",
@@ -55,7 +57,6 @@ __all__ = [
     "home_scopes",
     "module_depth",
     "relative_path",
-    "short_name",
     "structural_signature",
     "weight_counts",
     "op_count",
@@ -84,16 +85,6 @@ def positions(G):
     return {node: index for index, node in enumerate(G)}
 
 
-def in_edges(G, node):
-    """``[(producer, edge data), …]`` into ``node``: a fast ``G.in_edges(node, data=True)``."""
-    return [(src, data) for src, keyed in G._pred[node].items() for data in keyed.values()]
-
-
-def out_edges(G, node):
-    """``[(consumer, edge data), …]`` out of ``node``."""
-    return [(dst, data) for dst, keyed in G._succ[node].items() for data in keyed.values()]
-
-
 def _common_prefix(a, b):
     k = 0
     for (pa, _), (pb, _) in zip(a, b):
@@ -101,6 +92,12 @@ def _common_prefix(a, b):
             break
         k += 1
     return a[:k]
+
+
+def tensor_of(G, node, port):
+    """A copy of the tensor ``node`` produces on ``port`` (an unknown tensor past its outputs)."""
+    outs = node_attrs(G)[node].get("outputs") or []
+    return dict(outs[port]) if port < len(outs) else ir.tensor()
 
 
 def home_scopes(G):
@@ -122,7 +119,7 @@ def home_scopes(G):
     [['fc', None]]
     """
     homes = {}
-    nodes, pred, succ_of = G._node, G._pred, G._succ
+    nodes, pred, succ_of = node_attrs(G), pred_map(G), succ_map(G)
     for node, data in nodes.items():
         kind = data.get("kind")
         if kind in IO_KINDS:
@@ -177,20 +174,6 @@ def relative_path(path, base):
     if path.startswith(base + "."):
         return path[len(base) + 1:]
     return path
-
-
-def short_name(path):
-    """Last part of a dotted path, with its parent when it is an index.
-
-    Examples
-    --------
-    >>> short_name("h.0.attn"), short_name("layer1.0"), short_name("")
-    ('attn', 'layer1.0', '')
-    """
-    parts = str(path).split(".")
-    if len(parts) > 1 and parts[-1].isdigit():
-        return ".".join(parts[-2:])
-    return parts[-1]
 
 
 def _tensor_key(info):
@@ -266,7 +249,7 @@ def structural_signature(G, members, base):
     True
     """
     local = {node: index for index, node in enumerate(members)}
-    nodes = G._node
+    nodes = node_attrs(G)
     rows, edges, entering = [], [], []
     for index, node in enumerate(members):
         rows.append(_node_row(nodes[node], base))

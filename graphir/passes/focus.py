@@ -29,7 +29,7 @@ import difflib
 
 from graphir import ir
 from graphir.errors import InputError
-from graphir.passes.common import copy_graph, home_scopes, new_like, positions
+from graphir.passes.common import copy_graph, home_scopes, new_like, positions, tensor_of
 from graphir.passes.tree import list_modules
 
 __all__ = ["focus", "check_module_path"]
@@ -108,11 +108,6 @@ def _fresh(G, node):
     return node
 
 
-def _tensor_of(G, node, port):
-    outs = G.nodes[node].get("outputs") or []
-    return dict(outs[port]) if port < len(outs) else ir.tensor()
-
-
 def focus(G, path):
     """Only the subtree of module ``path``, with boundary input and output nodes.
 
@@ -164,7 +159,7 @@ def focus(G, path):
         multi = len(G.nodes[src].get("outputs") or []) > 1
         ir.add_node(H, node, kind="input", op="input",
                     name=_where(G.nodes[src], src) + (f"[{port}]" if multi else ""),
-                    outputs=[_tensor_of(G, src, port)],
+                    outputs=[tensor_of(G, src, port)],
                     attrs={"boundary": "in", "from": src, "port": port})
         renamed[(src, port)] = node
     H.add_nodes_from((n, dict(d)) for n, d in G.nodes(data=True) if n in keep)
@@ -174,7 +169,7 @@ def focus(G, path):
         gone[(src, port)] = _fresh(G, f"output:{src}:{port}")
         ir.add_node(H, gone[(src, port)], kind="output", op="output",
                     name=f"to {first}" + (f" +{more}" if more else ""),
-                    outputs=[_tensor_of(G, src, port)],
+                    outputs=[tensor_of(G, src, port)],
                     attrs={"boundary": "out", "to": sorted(set(consumers), key=pos.get)})
     seen = set()
     for u, v, data in G.edges(data=True):

@@ -76,10 +76,11 @@ from graphir.passes.common import (
     new_like,
     op_count,
     out_edges,
-    short_name,
     structural_signature,
     weight_counts,
 )
+from graphir.util.text import short_name
+from graphir.util.graphs import node_attrs, succ_map
 
 __all__ = ["fold"]
 
@@ -110,9 +111,9 @@ def _chains_into(G, homes, block, nxt, members, depth):
     """True when ``block`` feeds ``nxt`` and nothing outside ``block`` and ``nxt``."""
     level = depth[block] - 1
     feeds = False
-    nodes = G._node
+    nodes = node_attrs(G)
     for node in members[block]:
-        for dst in G._succ[node]:
+        for dst in succ_map(G)[node]:
             if _is_group_output(nodes[dst]):
                 continue  # a grouped output (KV cache) reads every block; kept as one edge
             scope = homes[dst]
@@ -189,7 +190,7 @@ def _removal(G, runs, members):
             removed.update(members[block])
             alias.update(zip(members[block], members[run[k % period]]))
     for node, kind in G.nodes(data="kind"):
-        if kind in ("param", "const") and node not in removed and G._succ[node] \
+        if kind in ("param", "const") and node not in removed and succ_map(G)[node] \
                 and all(dst in removed for dst, _ in out_edges(G, node)):
             removed.add(node)
     return removed, alias

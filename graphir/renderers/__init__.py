@@ -24,7 +24,6 @@ from graphir.renderers.backend import (
     clean_svg,
     find_dot,
     render_bytes,
-    render_file,
     run_dot,
     write_atomic,
 )
@@ -68,5 +67,4 @@ __all__ = [
     "clean_pdf",
     "render_bytes",
     "write_atomic",
-    "render_file",
 ]

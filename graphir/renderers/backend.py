@@ -1,7 +1,7 @@
 """Run Graphviz and write its output safely.
 
 The only module of :mod:`graphir.renderers` that starts a process or writes
-files. :func:`render_file` is the entry point: it runs ``dot`` with a
+files. :func:`render_bytes` is the entry point: it runs ``dot`` with a
 timeout, makes the output deterministic, and replaces the target file
 atomically, so a failed render never leaves a partial file behind.
 
@@ -47,7 +47,7 @@ from pathlib import Path
 from graphir.errors import InputError, RenderError
 
 __all__ = [
-    "FORMATS",
+    "GRAPHVIZ_FORMATS",
     "PNG_DPI",
     "LENGTH_UNITS",
     "parse_length",
@@ -58,11 +58,10 @@ __all__ = [
     "clean_pdf",
     "render_bytes",
     "write_atomic",
-    "render_file",
 ]
 
-#: Output formats :func:`render_file` writes.
-FORMATS = ("svg", "png", "pdf", "dot")
+#: Output formats :func:`render_bytes` makes.
+GRAPHVIZ_FORMATS = ("svg", "png", "pdf", "dot")
 #: Resolution of PNG output: 10 pt text is about 15 px high.
 PNG_DPI = 110
 
@@ -319,13 +318,13 @@ def render_bytes(dot_source, fmt, *, timeout=120, width=None):
     Raises
     ------
     InputError
-        On a format outside :data:`FORMATS` or a bad ``width``.
+        On a format outside :data:`GRAPHVIZ_FORMATS` or a bad ``width``.
     RenderError
         As :func:`run_dot`.
     """
-    if fmt not in FORMATS:
+    if fmt not in GRAPHVIZ_FORMATS:
         raise InputError(f"cannot render to format {fmt!r}",
-                         hint=f"choose one of: {', '.join(FORMATS)}")
+                         hint=f"choose one of: {', '.join(GRAPHVIZ_FORMATS)}")
     width = None if width is None else parse_length(width)
     if fmt == "dot":
         return (dot_source if width is None else _with_size(dot_source, width)).encode("utf-8")
@@ -378,28 +377,3 @@ def write_atomic(path, data):
                               path=path, hint="check that the folder exists and is writable"
                               ) from None
         raise
-
-
-def render_file(dot_source, out_path, fmt, *, timeout=120, width=None):
-    """Render DOT text to ``out_path`` in ``fmt``, atomically.
-
-    Parameters
-    ----------
-    dot_source : str
-    out_path : str or os.PathLike
-    fmt : {"svg", "png", "pdf", "dot"}
-        ``dot`` writes the source as-is, without running Graphviz.
-    timeout : float, default 120
-        Seconds before Graphviz is stopped.
-    width : float or str, optional
-        Largest width, as for :func:`render_bytes`.
-
-    Raises
-    ------
-    InputError
-        On a format outside :data:`FORMATS` or a bad ``width``.
-    RenderError
-        When Graphviz is missing, fails or times out, or the file cannot be
-        written. No output or temporary file is left behind.
-    """
-    write_atomic(out_path, render_bytes(dot_source, fmt, timeout=timeout, width=width))

@@ -65,7 +65,7 @@ from graphir.ir import DIFF_STATES, scope_from_path
 from graphir.renderers.colors import QUANTITIES, STATS_QUANTITIES, node_value, scale_for
 from graphir.renderers.labels import OP_CATEGORIES, op_category
 from graphir.renderers.legend import LEGEND_NODE, category_entries, legend_statement
-from graphir.renderers.markup import Html, attr_list, escape_html, font, quote, short_module_name
+from graphir.renderers.markup import Html, attr_list, escape_html, font, quote
 from graphir.renderers.nodes import (
     NodeStyle,
     class_name,
@@ -76,6 +76,7 @@ from graphir.renderers.nodes import (
 from graphir.renderers.proxies import with_proxies
 from graphir.renderers.themes import get_theme
 from graphir.renderers.tree import TREE_GRAPH_ATTRS, is_parameter_tree, is_tree_node
+from graphir.util.text import short_name
 
 __all__ = [
     "SHOW_OPTIONS",
@@ -351,7 +352,7 @@ def _cluster_header(path, cluster, theme, dom_id, folded):
     :func:`graphir.passes.fold.fold`), or None.
     """
     mtype = cluster["type"]
-    name = short_module_name(path)
+    name = short_name(path)
     tooltip = f"{path} : {mtype}" if mtype else path
     if folded:
         paths = folded.get("paths") or [path]

@@ -12,8 +12,6 @@ Examples
 ' [label=<<B>a&amp;b</B>>, shape=box, tooltip="say \\\\"hi\\\\""]'
 >>> escape_html('<x> & "y"')
 '&lt;x&gt; &amp; &quot;y&quot;'
->>> short_module_name("layer1.0"), short_module_name("h.0.attn")
-('layer1.0', 'attn')
 """
 
 import re
@@ -27,7 +25,6 @@ __all__ = [
     "truncate",
     "font",
     "join_lines",
-    "short_module_name",
     "SPACER",
 ]
 
@@ -164,9 +161,3 @@ def join_lines(title, details, *, align=None):
     return Html(br.join(lines) + br)
 
 
-def short_module_name(path):
-    """Last component of a dotted path, with its parent when it is an index."""
-    parts = str(path).split(".")
-    if len(parts) > 1 and parts[-1].isdigit():
-        return ".".join(parts[-2:])
-    return parts[-1]

@@ -57,10 +57,10 @@ from graphir.renderers.markup import (
     font,
     join_lines,
     quote,
-    short_module_name,
     truncate,
 )
 from graphir.renderers.tree import is_tree_node, tree_label, tree_tooltip_lines
+from graphir.util.text import short_name
 
 __all__ = [
     "NodeStyle",
@@ -122,7 +122,7 @@ def class_name(text):
 
 def folded_name(paths):
     """``h.0 … h.11`` for a run of folded module paths (short names)."""
-    return f"{short_module_name(paths[0])} … {short_module_name(paths[-1])}"
+    return f"{short_name(paths[0])} … {short_name(paths[-1])}"
 
 
 def _tensor_text(info, show):
@@ -268,7 +268,7 @@ def _title_text(data, node, hint, show, theme):
         text = data.get("label") or data.get("op") or node
     title = font(escape_html(truncate(text, _MAX_LABEL_CHARS)), bold=True)
     if hint is not None and "module" not in show:
-        module = truncate(short_module_name(hint), _MAX_LABEL_CHARS)
+        module = truncate(short_name(hint), _MAX_LABEL_CHARS)
         title += "  " + font(escape_html(module), color=theme.muted_color)
     return title
 
@@ -280,7 +280,7 @@ def _module_label(data, show, theme):
     if len(folded) > 1:
         name = folded_name(folded)
     else:
-        name = data.get("label") or short_module_name(path) or data.get("name") or ""
+        name = data.get("label") or short_name(path) or data.get("name") or ""
     title = font(escape_html(truncate(name, _MAX_LABEL_CHARS)), bold=True)
     if data.get("module_type"):
         title += " : " + escape_html(data["module_type"])

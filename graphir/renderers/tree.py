@@ -37,7 +37,8 @@ Examples
 """
 
 from graphir.renderers.labels import format_count, format_dtype, format_shape, short_param_name
-from graphir.renderers.markup import escape_html, font, join_lines, short_module_name, truncate
+from graphir.renderers.markup import escape_html, font, join_lines, truncate
+from graphir.util.text import short_name
 
 __all__ = [
     "TREE_GRAPH_ATTRS",
@@ -170,7 +171,7 @@ def tree_label(data, show, theme, extra_lines=()):
     Html
     """
     path = data.get("module") or ""
-    name = short_module_name(path) if path else (data.get("label") or data.get("name") or "")
+    name = short_name(path) if path else (data.get("label") or data.get("name") or "")
     title = font(escape_html(truncate(name, _MAX_NAME_CHARS)), bold=True)
     if data.get("module_type"):
         title += " : " + escape_html(data["module_type"])
