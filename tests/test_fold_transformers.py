@@ -124,6 +124,17 @@ def test_alternating_blocks_fold_as_a_repeated_pair(family, stage, blocks):
     assert "a of (a, b) ×3" in dot and "b of (a, b) ×3" in dot
 
 
+def test_gemma3_five_sliding_then_one_global_fold_as_one_group():
+    V = view(_converted("gemma3"), max_nodes=0)
+    records = V.graph["folded"]
+    assert sorted(records) == [f"model.layers.{i}" for i in range(6)]
+    assert {r["pattern"] for r in records.values()} == {"(a ×5, b)"}
+    assert [records[f"model.layers.{i}"]["letter"] for i in range(6)] == list("aaaaab")
+    assert records["model.layers.5"]["paths"] == ["model.layers.5", "model.layers.11"]
+    assert all(r["repeat"] == 2 and r["period"] == 6 for r in records.values())
+    assert "b of (a ×5, b) ×2" in to_dot(V)
+
+
 class _Block(torch.nn.Module):
     def __init__(self, width, act):
         super().__init__()
@@ -155,6 +166,13 @@ def test_periodic_pattern_in_plain_torch_and_smallest_period():
     assert five.graph["folded"]["0"]["paths"] == ["0", "2"]
     assert five.has_edge("1.act/tanh#0", "4.fc/linear#0")  # the kept b feeds the last a
     ir.validate(five)
+    # the period covering most blocks wins: a a b a a b a a b is (a ×2, b) ×3
+    aab = fold(graphir.convert(
+        _chain(*[_Block(8, tanh() if i % 3 == 2 else relu()) for i in range(9)]),
+        (torch.randn(1, 8),)))
+    assert [aab.graph["folded"][k]["letter"] for k in "012"] == ["a", "a", "b"]
+    assert aab.graph["folded"]["0"]["pattern"] == "(a ×2, b)"
+    assert aab.graph["folded"]["2"]["repeat"] == 3
     # folding again finds nothing new
     assert fold(V).graph["folded"] == V.graph["folded"]
 

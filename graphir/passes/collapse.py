@@ -170,8 +170,7 @@ def _module_node(G, path, members, homes, depth, pos, repeats):
     if path in repeats:
         data.update(repeat=record["repeat"], folded=list(record.get("paths") or [path]))
         if (record.get("period") or 1) > 1:  # one block of a repeated pattern
-            data["fold_pattern"] = (f"{chr(ord('a') + int(record.get('position') or 0))} of "
-                                    f"{record.get('pattern')}")
+            data["fold_pattern"] = f"{record.get('letter')} of {record.get('pattern')}"
     return data, {t: i for i, t in enumerate(entering)}, {t: i for i, t in enumerate(leaving)}
 
 
