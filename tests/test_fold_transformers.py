@@ -133,6 +133,9 @@ def test_gemma3_five_sliding_then_one_global_fold_as_one_group():
     assert records["model.layers.5"]["paths"] == ["model.layers.5", "model.layers.11"]
     assert all(r["repeat"] == 2 and r["period"] == 6 for r in records.values())
     assert "b of (a ×5, b) ×2" in to_dot(V)
+    # the cache node shows both cache shapes: sliding-window layers keep 7 positions
+    assert [o["shape"] for o in V.nodes["output:cache"]["outputs"]] == [[1, 2, 7, 16],
+                                                                        [1, 2, 16, 16]]
 
 
 class _Block(torch.nn.Module):

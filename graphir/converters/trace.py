@@ -635,8 +635,9 @@ class _Recorder:
         The tensors of a KV cache (a ``transformers`` ``Cache`` or a
         ``past_key_values`` tuple at the top of the output) become one
         ``output:<key>`` node (see :mod:`graphir.converters._cache`): its
-        ``outputs`` hold the first tensor, ``attrs`` the count and the
-        distinct shapes, and every cache tensor's producer feeds it on port 0.
+        ``outputs`` hold the distinct tensor types (the first tensor's first),
+        ``attrs`` the count and the distinct shapes, and every cache tensor's
+        producer feeds it on port 0.
         """
         cached = set()
         if not isinstance(output, self._tensor):
@@ -652,18 +653,21 @@ class _Recorder:
                 groups.setdefault(path[0], []).append(value)
                 continue
             leaf = leaf_name(path)
-            self._output_node(leaf, [value], leaf, {})
+            self._output_node(leaf, [value], leaf, {}, [self._entry(value)])
         for key, values in groups.items():
             entries = [self._entry(v) for v in values]
-            attrs = group_attrs(entries)
+            distinct = []
+            for entry in entries:
+                if entry not in distinct:
+                    distinct.append(entry)
             label = f"{key} ({len(values)} tensors)"
-            self._output_node(leaf_name((key,)), values, label, attrs)
+            self._output_node(leaf_name((key,)), values, label, group_attrs(entries),
+                              distinct[:8])
 
-    def _output_node(self, leaf, values, label, attrs):
+    def _output_node(self, leaf, values, label, attrs, outputs):
         """Add ``output:<leaf>`` fed by the producers of ``values`` (port 0)."""
         node_id = ir.add_node(self.G, f"output:{leaf}", kind="output", op="output",
-                              name=leaf, label=label, outputs=[self._entry(values[0])],
-                              attrs=attrs)
+                              name=leaf, label=label, outputs=outputs, attrs=attrs)
         seen = set()
         for value in values:
             producer = self._producer(value)
