@@ -220,6 +220,33 @@ def test_meta_value_reads_survive_with_a_warning():
     assert _labels(view(G))["model.layers.0"] == "layers.0 … layers.3 ×4"
 
 
+class _Router(torch.nn.Module):
+    """Routes by a data-dependent ``nonzero`` and branches on ``.item()``, as MoE code does."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        hit = (x > 0).nonzero()
+        if (hit.shape[0] > 0) and bool(x.sum() > 0):
+            return self.fc(x) * x.max().item()
+        return x
+
+
+def test_meta_nonzero_and_item_are_answered_and_warned():
+    with torch.device("meta"):
+        model = _Router()
+    G = graphir.convert(model, (torch.ones(2, 4, device="meta"),), source="trace")
+    warning = G.graph["warnings"][0]
+    assert "Tensor.nonzero in the top-level forward" in warning
+    assert "Tensor.__bool__" in warning and "Tensor.item" in warning
+    assert any(G.nodes[n]["op"].endswith("linear") for n in G)  # the all-ones branch
+    # real tensors: no placeholder, no warning
+    real = graphir.convert(_Router(), (torch.ones(2, 4),), source="trace")
+    assert not real.graph.get("warnings")
+
+
 def test_llama_8b_sized_on_meta_folds_to_32():
     model, args, kwargs = hf_models.llama3_8b()
     G = graphir.convert(model, args, example_kwargs=kwargs)

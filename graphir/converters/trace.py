@@ -137,8 +137,10 @@ def from_trace(module, example_args, example_kwargs=None, *, name=None, stats=Fa
     On the ``meta`` device tensors have shapes but no values. Reads of a
     value into Python (``item``, ``tolist``, ``bool(t)``, ``int(t)``) are
     answered with a placeholder (``True`` for truth tests, ``1``/``1.0`` for
-    numbers) instead of failing, and a warning on the graph names each
-    place, since a branch taken on such a value follows an all-ones input.
+    numbers) instead of failing, ``nonzero``/``argwhere`` assume every
+    element is nonzero (torch's ``meta_nonzero_assume_all_nonzero``), and a
+    warning on the graph names each place, since a branch or shape that
+    depends on such a value follows an all-ones input.
 
     Examples
     --------
@@ -221,6 +223,10 @@ def _mode_class():
     from torch.overrides import TorchFunctionMode
 
     data_reads = {getattr(torch.Tensor, name): name for name in _DATA_READS}
+    # data-dependent shapes: on meta, torch assumes every element is nonzero
+    # (see _meta_nonzero); the recorder counts them for the warning
+    nonzero = {torch.nonzero: "nonzero", torch.Tensor.nonzero: "nonzero",
+               torch.argwhere: "argwhere", torch.Tensor.argwhere: "argwhere"}
 
     class RecordingMode(TorchFunctionMode):
         def __init__(self, recorder):
@@ -232,6 +238,8 @@ def _mode_class():
             read = data_reads.get(func)
             if read is not None and args and getattr(args[0], "is_meta", False):
                 return self.recorder.approximate(read, args[0])
+            if func in nonzero and args and getattr(args[0], "is_meta", False):
+                self.recorder.approximate(nonzero[func], args[0])
             try:
                 result = func(*args, **kwargs)
             except Exception as exc:
@@ -241,6 +249,21 @@ def _mode_class():
             return result
 
     return RecordingMode
+
+
+def _meta_nonzero():
+    """Let ``nonzero`` run on ``meta`` tensors, assuming every element is nonzero.
+
+    Mixture-of-experts routing (``torch.nonzero`` of the expert mask) has a
+    data-dependent shape that a ``meta`` tensor cannot give; torch's own
+    option answers as if all elements were nonzero, and the trace names each
+    such call in its placeholder warning. No effect on real tensors.
+    """
+    try:
+        from torch.fx.experimental import _config
+        return _config.patch(meta_nonzero_assume_all_nonzero=True)
+    except (ImportError, AttributeError):  # an older torch: nonzero on meta fails as before
+        return contextlib.nullcontext()
 
 
 def _install_scope_hooks(module, recorder):
@@ -270,7 +293,7 @@ def _run_recorded(module, bound, recorder, name, partial=False):
     torch = import_torch()
     handles = _install_scope_hooks(module, recorder)
     try:
-        with torch.no_grad(), kept_state(module), _mode_class()(recorder):
+        with torch.no_grad(), kept_state(module), _meta_nonzero(), _mode_class()(recorder):
             return module(*bound.args, **bound.kwargs)
     except GraphIRError:
         raise
@@ -488,8 +511,9 @@ class _Recorder:
                   for (method, path), count in self.approximated.items()]
         shown = "; ".join(places[:3]) + (f"; +{len(places) - 3} more" if len(places) > 3 else "")
         return (f"the meta device holds no values: {total} data-dependent read(s) were answered "
-                f"with placeholders (True for truth tests, 1 for numbers) ({shown}); branches "
-                "taken on them follow an all-ones input and may differ with real data")
+                f"with placeholders (True for truth tests, 1 for numbers, every element nonzero "
+                f"for nonzero) ({shown}); branches and shapes that depend on them follow an "
+                "all-ones input and may differ with real data")
 
     def failed(self, func, args, kwargs, exc):
         """The mode saw ``func`` raise: keep it as the failing call."""
