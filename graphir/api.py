@@ -65,11 +65,11 @@ def is_page_format(fmt: str) -> bool:
 
 def _options(source="auto", input_shapes=None, name=None, architecture=None, unsafe_load=False,
              show_saved=False, stats=False, kv_cache=False,
-             keep_constants=False) -> SourceOptions:
+             keep_constants=False, partial=False) -> SourceOptions:
     return SourceOptions(source=source, input_shapes=input_shapes, name=name,
                          architecture=architecture, unsafe_load=unsafe_load,
                          show_saved=show_saved, stats=stats, kv_cache=kv_cache,
-                         keep_constants=keep_constants)
+                         keep_constants=keep_constants, partial=partial)
 
 
 def _load_ir(model, options: SourceOptions):
@@ -110,7 +110,7 @@ def _to_ir(model: Model, example_inputs=None, example_kwargs=None,
 def load(model: PathLike, *, source: str = "auto", input_shapes: Optional[Sequence[str]] = None,
          name: Optional[str] = None, architecture: Optional[str] = None,
          unsafe_load: bool = False, show_saved: bool = False, stats: bool = False,
-         kv_cache: bool = False, keep_constants: bool = False) -> Graph:
+         kv_cache: bool = False, keep_constants: bool = False, partial: bool = False) -> Graph:
     """Read a model file, a ``FILE.py:CALLABLE`` factory or an IR JSON into the IR.
 
     Parameters
@@ -146,6 +146,11 @@ def load(model: PathLike, *, source: str = "auto", input_shapes: Optional[Sequen
         ``Shape`` → ``Gather`` → ``Concat`` chains on static shapes, a
         ``Transpose`` of a weight) as ops. Off by default: they are folded
         into their consumers' weights, with a note.
+    partial : bool
+        When running the model fails, return the graph captured up to the
+        failing call, drawn as an ``op="error"`` node with the exception and
+        the shapes it received; ``G.graph["partial"]`` says where. Without
+        it the error names the module where the forward failed.
 
     Returns
     -------
@@ -158,7 +163,7 @@ def load(model: PathLike, *, source: str = "auto", input_shapes: Optional[Sequen
     'tiny'
     """
     options = _options(source, input_shapes, name, architecture, unsafe_load, show_saved, stats,
-                       kv_cache, keep_constants)
+                       kv_cache, keep_constants, partial)
     return as_graph(_load_ir(os.fspath(model), options))
 
 
@@ -167,7 +172,7 @@ def convert(model: Model, example_inputs=None, *, example_kwargs: Optional[Dict]
             input_shapes: Optional[Sequence[str]] = None, unsafe_load: bool = False,
             show_saved: bool = False, architecture: Optional[str] = None,
             stats: bool = False, kv_cache: bool = False,
-            keep_constants: bool = False) -> Graph:
+            keep_constants: bool = False, partial: bool = False) -> Graph:
     """Turn a model object (or a path) into the IR.
 
     Parameters
@@ -182,7 +187,8 @@ def convert(model: Model, example_inputs=None, *, example_kwargs: Optional[Dict]
     source : str
         For modules: ``auto`` (the eager trace, then torch.export, then
         torch.fx), ``trace``, ``export``, ``fx`` or ``autograd``.
-    name, input_shapes, unsafe_load, show_saved, architecture, stats, kv_cache, keep_constants
+    name, input_shapes, unsafe_load, show_saved, architecture, stats, kv_cache, keep_constants,
+    partial
         As for :func:`load`.
 
     Returns
@@ -198,7 +204,7 @@ def convert(model: Model, example_inputs=None, *, example_kwargs: Optional[Dict]
     ['linear']
     """
     options = _options(source, input_shapes, name, architecture, unsafe_load, show_saved, stats,
-                       kv_cache, keep_constants)
+                       kv_cache, keep_constants, partial)
     return as_graph(_to_ir(model, example_inputs, example_kwargs, options))
 
 

@@ -37,6 +37,9 @@ def _add_source_options(parser):
     group.add_argument("--keep-constants", action="store_true",
                        help="ONNX: draw ops that compute constants (ConstantOfShape, shape "
                             "chains) as ops instead of as the weights they produce")
+    group.add_argument("--partial", action="store_true",
+                       help="when running the model fails, still write the graph up to the "
+                            "failing call (drawn as a red error node); exit code stays 2")
     group.add_argument("--kv-cache", action="store_true",
                        help="run transformers with their KV cache and draw it as one grouped "
                             "output (default: use_cache=False where the model takes it)")
@@ -217,7 +220,18 @@ def _source_kwargs(args):
     return {"source": args.source, "input_shapes": args.input_shape,
             "architecture": args.architecture, "unsafe_load": args.unsafe_load,
             "show_saved": args.show_saved, "stats": args.stats, "kv_cache": args.kv_cache,
-            "keep_constants": args.keep_constants}
+            "keep_constants": args.keep_constants, "partial": args.partial}
+
+
+def _check_partial(G, spec, out):
+    """After writing ``out`` from a partial graph, say so as the one error line."""
+    partial = G.graph.get("partial")
+    if partial:
+        where = f" in {partial['module']}" if partial.get("module") else ""
+        raise InputError(f"running the model on the example inputs failed{where} "
+                         f"({partial['error']}); the graph up to that call was written to "
+                         f"{out}", path=spec,
+                         hint="fix the model or the example inputs (--input-shape)")
 
 
 def _load(args, messages, spec=None):
@@ -287,12 +301,14 @@ def cmd_render(args, messages):
         # the page and the block diagram view the whole model themselves
         api.render(G, out, format=fmt, **options._asdict(), **_view_kwargs(args))
         messages.note(f"wrote {out}")
+        _check_partial(G, args.model, out)
         return EXIT_OK
     shown = api.view(G, **_view_kwargs(args))
     for note in shown.graph.get("notes", []):
         messages.warn(note)
     api.draw(shown, out, format=fmt, **options._asdict())
     messages.note(f"wrote {out} ({shown.number_of_nodes()} nodes drawn)")
+    _check_partial(G, args.model, out)
     return EXIT_OK
 
 
@@ -301,6 +317,7 @@ def cmd_convert(args, messages):
     G = _load(args, messages)
     api.save(G, args.output)
     messages.note(f"wrote {args.output}")
+    _check_partial(G, args.model, args.output)
     return EXIT_OK
 
 

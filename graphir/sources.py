@@ -64,6 +64,9 @@ class SourceOptions(NamedTuple):
     #: ONNX: draw ops that compute constants (``ConstantOfShape``, shape chains) as ops
     #: instead of folding them into their consumers' weights
     keep_constants: bool = False
+    #: when running the model fails, return the graph up to the failing call (an
+    #: ``op="error"`` node); ``G.graph["partial"]`` says where it stopped
+    partial: bool = False
     #: run transformers with their KV cache (drawn as one grouped output); default
     #: off: models that accept ``use_cache`` run with ``use_cache=False``
     kv_cache: bool = False
@@ -106,7 +109,8 @@ def _capture_once(module, args, kwargs, source: str, name: str, options: SourceO
     if source == "trace":
         from graphir.converters.trace import from_trace
 
-        return from_trace(module, args, kwargs, name=name, stats=options.stats)
+        return from_trace(module, args, kwargs, name=name, stats=options.stats,
+                          partial=options.partial)
     if source == "autograd":
         from graphir.converters.autograd import from_autograd
 
@@ -148,15 +152,22 @@ def capture_module(module, args, kwargs, options: SourceOptions,
     if source != "auto":
         G = _capture_once(module, args, kwargs, source, name, options)
     else:
-        failures = []
+        failures, partial_graph = [], None
         candidates = ("trace", "export") if options.stats else ("trace", "export", "fx")
         for candidate in candidates:
             try:
                 G = _capture_once(module, args, kwargs, candidate, name, options)
-                break
             except ConversionError as exc:
                 failures.append(f"{candidate}: {exc.message}")
+                continue
+            if G.graph.get("partial"):  # the forward failed: keep it, try the others
+                partial_graph = G
+                failures.append(f"{candidate}: {G.graph['partial']['error']}")
+                continue
+            break
         else:
+            if partial_graph is not None:
+                return partial_graph
             raise ConversionError("no capture method worked (" + "; ".join(failures) + ")",
                                   path=name,
                                   hint="check the example inputs (--input-shape), or pick "

@@ -3,6 +3,7 @@
 Every model is built from a config (samples/hf_models.py), nothing is downloaded.
 """
 
+import functools
 import warnings
 
 import pytest
@@ -17,6 +18,12 @@ transformers = pytest.importorskip("transformers")
 from samples import hf_models  # noqa: E402  (needs transformers)
 
 warnings.filterwarnings("ignore", module="transformers")
+
+
+@functools.lru_cache(maxsize=None)
+def _converted(name):
+    """The default conversion of a tiny model, made once (passes never change it)."""
+    return _convert(name)
 
 
 def _convert(name, **options):
@@ -53,7 +60,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("family", sorted(EXPECTED))
 def test_identical_blocks_fold_by_default(family):
-    G = _convert(family)
+    G = _converted(family)
     V = view(G)
     labels = _labels(V)
     for path, label in EXPECTED[family].items():
@@ -64,7 +71,7 @@ def test_identical_blocks_fold_by_default(family):
 
 
 def test_kv_cache_is_one_output_node():
-    G = _convert("llama")
+    G = _converted("llama")
     assert G.graph["outputs"] == ["output:logits", "output:cache"]
     cache = G.nodes["output:cache"]
     assert cache["attrs"]["count"] == 8  # 4 layers × (keys, values)
@@ -100,7 +107,7 @@ def test_without_cache_helper_switches_the_cache_off():
     ("swin", "encoder.layers.2.blocks", 6),  # unshifted / shifted windows alternate
 ])
 def test_alternating_blocks_fold_as_a_repeated_pair(family, stage, blocks):
-    V = view(_convert(family), max_nodes=0)
+    V = view(_converted(family), max_nodes=0)
     records = V.graph["folded"]
     a, b = records[f"{stage}.0"], records[f"{stage}.1"]
     assert (a["period"], a["position"], a["pattern"], a["repeat"]) == (2, 0, "(a, b)", 3)
@@ -111,6 +118,24 @@ def test_alternating_blocks_fold_as_a_repeated_pair(family, stage, blocks):
     assert {V.nodes[n]["scope"][len(stage.split("."))][0] for n in kept} \
         == {f"{stage}.0", f"{stage}.1"}
     assert "a of (a, b) ×3" in to_dot(V) and "b of (a, b) ×3" in to_dot(V)
+    # collapsed, the two boxes say the same
+    boxes = view(_converted(family), depth=len(stage.split(".")) + 1, max_nodes=0)
+    dot = to_dot(boxes)
+    assert "a of (a, b) ×3" in dot and "b of (a, b) ×3" in dot
+
+
+def test_gemma3_five_sliding_then_one_global_fold_as_one_group():
+    V = view(_converted("gemma3"), max_nodes=0)
+    records = V.graph["folded"]
+    assert sorted(records) == [f"model.layers.{i}" for i in range(6)]
+    assert {r["pattern"] for r in records.values()} == {"(a ×5, b)"}
+    assert [records[f"model.layers.{i}"]["letter"] for i in range(6)] == list("aaaaab")
+    assert records["model.layers.5"]["paths"] == ["model.layers.5", "model.layers.11"]
+    assert all(r["repeat"] == 2 and r["period"] == 6 for r in records.values())
+    assert "b of (a ×5, b) ×2" in to_dot(V)
+    # the cache node shows both cache shapes: sliding-window layers keep 7 positions
+    assert [o["shape"] for o in V.nodes["output:cache"]["outputs"]] == [[1, 2, 7, 16],
+                                                                        [1, 2, 16, 16]]
 
 
 class _Block(torch.nn.Module):
@@ -144,6 +169,13 @@ def test_periodic_pattern_in_plain_torch_and_smallest_period():
     assert five.graph["folded"]["0"]["paths"] == ["0", "2"]
     assert five.has_edge("1.act/tanh#0", "4.fc/linear#0")  # the kept b feeds the last a
     ir.validate(five)
+    # the period covering most blocks wins: a a b a a b a a b is (a ×2, b) ×3
+    aab = fold(graphir.convert(
+        _chain(*[_Block(8, tanh() if i % 3 == 2 else relu()) for i in range(9)]),
+        (torch.randn(1, 8),)))
+    assert [aab.graph["folded"][k]["letter"] for k in "012"] == ["a", "a", "b"]
+    assert aab.graph["folded"]["0"]["pattern"] == "(a ×2, b)"
+    assert aab.graph["folded"]["2"]["repeat"] == 3
     # folding again finds nothing new
     assert fold(V).graph["folded"] == V.graph["folded"]
 
@@ -186,6 +218,33 @@ def test_meta_value_reads_survive_with_a_warning():
     assert "meta device" in warning and "placeholders" in warning
     assert "Tensor.__bool__ in model" in warning
     assert _labels(view(G))["model.layers.0"] == "layers.0 … layers.3 ×4"
+
+
+class _Router(torch.nn.Module):
+    """Routes by a data-dependent ``nonzero`` and branches on ``.item()``, as MoE code does."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        hit = (x > 0).nonzero()
+        if (hit.shape[0] > 0) and bool(x.sum() > 0):
+            return self.fc(x) * x.max().item()
+        return x
+
+
+def test_meta_nonzero_and_item_are_answered_and_warned():
+    with torch.device("meta"):
+        model = _Router()
+    G = graphir.convert(model, (torch.ones(2, 4, device="meta"),), source="trace")
+    warning = G.graph["warnings"][0]
+    assert "Tensor.nonzero in the top-level forward" in warning
+    assert "Tensor.__bool__" in warning and "Tensor.item" in warning
+    assert any(G.nodes[n]["op"].endswith("linear") for n in G)  # the all-ones branch
+    # real tensors: no placeholder, no warning
+    real = graphir.convert(_Router(), (torch.ones(2, 4),), source="trace")
+    assert not real.graph.get("warnings")
 
 
 def test_llama_8b_sized_on_meta_folds_to_32():

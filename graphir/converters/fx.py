@@ -32,6 +32,7 @@ from graphir.converters._torch_common import (
     module_scope, named_tensor_outputs, strip_prefix, value_entries, weight_info,
 )
 from graphir.errors import ConversionError
+from graphir.util.logs import silenced_logging
 from graphir.util.text import brief as _brief
 from graphir.converters._torch_common import keyword_form as _keyword_form
 from graphir.converters._torch_common import output_flattener as _output_flattener
@@ -154,7 +155,7 @@ def _capture_export(module, bound, name):
     torch = import_torch()
     args, kwargs = _keyword_form(bound)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), silenced_logging():
             ep = torch.export.export(_output_flattener(module), args, kwargs, strict=False)
     except Exception as exc:  # export raises many unrelated types; report any of them
         raise _capture_failure("torch.export.export", exc, name, "--source fx") from exc
@@ -191,7 +192,7 @@ def _capture_fx(module, bound, name):
     except Exception as exc:  # tracing runs user code; report whatever it raises
         raise _capture_failure("torch.fx.symbolic_trace", exc, name, "--source export") from exc
     try:
-        with torch.no_grad(), kept_state(module):
+        with torch.no_grad(), kept_state(module), silenced_logging():
             ShapeProp(gm).propagate(*values)
     except Exception as exc:  # so does running the traced graph
         raise _capture_failure("running the fx graph on the example inputs (ShapeProp)", exc,

@@ -35,7 +35,13 @@ What is recorded:
   hook on every submodule (removed afterwards), which keep the stack of
   modules being called;
 - inputs are named from ``forward``'s signature (``input:input_ids``),
-  outputs from the output structure (``output:last_hidden_state``).
+  outputs from the output structure (``output:last_hidden_state``); a KV
+  cache in the output (a ``transformers`` ``Cache``) is one grouped
+  ``output:cache`` node, not two outputs per layer;
+- on the ``meta`` device, value reads (``item``, ``bool(t)``) get
+  placeholders and a warning (see :func:`from_trace`); a failing forward
+  names the module it failed in, or with ``partial=True`` ends the graph in
+  an ``op="error"`` node.
 
 Tensors are matched to their producers by object identity during the pass
 (a weak reference confirms the object is still the same); node ids come
@@ -131,8 +137,10 @@ def from_trace(module, example_args, example_kwargs=None, *, name=None, stats=Fa
     On the ``meta`` device tensors have shapes but no values. Reads of a
     value into Python (``item``, ``tolist``, ``bool(t)``, ``int(t)``) are
     answered with a placeholder (``True`` for truth tests, ``1``/``1.0`` for
-    numbers) instead of failing, and a warning on the graph names each
-    place, since a branch taken on such a value follows an all-ones input.
+    numbers) instead of failing, ``nonzero``/``argwhere`` assume every
+    element is nonzero (torch's ``meta_nonzero_assume_all_nonzero``), and a
+    warning on the graph names each place, since a branch or shape that
+    depends on such a value follows an all-ones input.
 
     Examples
     --------
@@ -215,6 +223,10 @@ def _mode_class():
     from torch.overrides import TorchFunctionMode
 
     data_reads = {getattr(torch.Tensor, name): name for name in _DATA_READS}
+    # data-dependent shapes: on meta, torch assumes every element is nonzero
+    # (see _meta_nonzero); the recorder counts them for the warning
+    nonzero = {torch.nonzero: "nonzero", torch.Tensor.nonzero: "nonzero",
+               torch.argwhere: "argwhere", torch.Tensor.argwhere: "argwhere"}
 
     class RecordingMode(TorchFunctionMode):
         def __init__(self, recorder):
@@ -226,6 +238,8 @@ def _mode_class():
             read = data_reads.get(func)
             if read is not None and args and getattr(args[0], "is_meta", False):
                 return self.recorder.approximate(read, args[0])
+            if func in nonzero and args and getattr(args[0], "is_meta", False):
+                self.recorder.approximate(nonzero[func], args[0])
             try:
                 result = func(*args, **kwargs)
             except Exception as exc:
@@ -235,6 +249,21 @@ def _mode_class():
             return result
 
     return RecordingMode
+
+
+def _meta_nonzero():
+    """Let ``nonzero`` run on ``meta`` tensors, assuming every element is nonzero.
+
+    Mixture-of-experts routing (``torch.nonzero`` of the expert mask) has a
+    data-dependent shape that a ``meta`` tensor cannot give; torch's own
+    option answers as if all elements were nonzero, and the trace names each
+    such call in its placeholder warning. No effect on real tensors.
+    """
+    try:
+        from torch.fx.experimental import _config
+        return _config.patch(meta_nonzero_assume_all_nonzero=True)
+    except (ImportError, AttributeError):  # an older torch: nonzero on meta fails as before
+        return contextlib.nullcontext()
 
 
 def _install_scope_hooks(module, recorder):
@@ -264,7 +293,7 @@ def _run_recorded(module, bound, recorder, name, partial=False):
     torch = import_torch()
     handles = _install_scope_hooks(module, recorder)
     try:
-        with torch.no_grad(), kept_state(module), _mode_class()(recorder):
+        with torch.no_grad(), kept_state(module), _meta_nonzero(), _mode_class()(recorder):
             return module(*bound.args, **bound.kwargs)
     except GraphIRError:
         raise
@@ -482,8 +511,9 @@ class _Recorder:
                   for (method, path), count in self.approximated.items()]
         shown = "; ".join(places[:3]) + (f"; +{len(places) - 3} more" if len(places) > 3 else "")
         return (f"the meta device holds no values: {total} data-dependent read(s) were answered "
-                f"with placeholders (True for truth tests, 1 for numbers) ({shown}); branches "
-                "taken on them follow an all-ones input and may differ with real data")
+                f"with placeholders (True for truth tests, 1 for numbers, every element nonzero "
+                f"for nonzero) ({shown}); branches and shapes that depend on them follow an "
+                "all-ones input and may differ with real data")
 
     def failed(self, func, args, kwargs, exc):
         """The mode saw ``func`` raise: keep it as the failing call."""
@@ -629,8 +659,9 @@ class _Recorder:
         The tensors of a KV cache (a ``transformers`` ``Cache`` or a
         ``past_key_values`` tuple at the top of the output) become one
         ``output:<key>`` node (see :mod:`graphir.converters._cache`): its
-        ``outputs`` hold the first tensor, ``attrs`` the count and the
-        distinct shapes, and every cache tensor's producer feeds it on port 0.
+        ``outputs`` hold the distinct tensor types (the first tensor's first),
+        ``attrs`` the count and the distinct shapes, and every cache tensor's
+        producer feeds it on port 0.
         """
         cached = set()
         if not isinstance(output, self._tensor):
@@ -646,18 +677,21 @@ class _Recorder:
                 groups.setdefault(path[0], []).append(value)
                 continue
             leaf = leaf_name(path)
-            self._output_node(leaf, [value], leaf, {})
+            self._output_node(leaf, [value], leaf, {}, [self._entry(value)])
         for key, values in groups.items():
             entries = [self._entry(v) for v in values]
-            attrs = group_attrs(entries)
+            distinct = []
+            for entry in entries:
+                if entry not in distinct:
+                    distinct.append(entry)
             label = f"{key} ({len(values)} tensors)"
-            self._output_node(leaf_name((key,)), values, label, attrs)
+            self._output_node(leaf_name((key,)), values, label, group_attrs(entries),
+                              distinct[:8])
 
-    def _output_node(self, leaf, values, label, attrs):
+    def _output_node(self, leaf, values, label, attrs, outputs):
         """Add ``output:<leaf>`` fed by the producers of ``values`` (port 0)."""
         node_id = ir.add_node(self.G, f"output:{leaf}", kind="output", op="output",
-                              name=leaf, label=label, outputs=[self._entry(values[0])],
-                              attrs=attrs)
+                              name=leaf, label=label, outputs=outputs, attrs=attrs)
         seen = set()
         for value in values:
             producer = self._producer(value)

@@ -8,8 +8,9 @@ runs in time linear in the graph (times the module depth).
 - :func:`fold` — runs of identical chained sibling modules drawn once, ×N.
 - :func:`infer_blocks` — inferred modules for graphs that record none (old ONNX files).
 - :func:`focus` — one module's subtree with boundary inputs and outputs.
+- :func:`group_cache_outputs` — a KV cache's per-layer outputs as one output node.
 - :func:`fit_budget` — collapse shallower until a ``--max-nodes`` budget fits.
-- :func:`view` — focus, depth, fold and budget in that order (what the CLI runs).
+- :func:`view` — cache grouping, focus, depth, fold and budget in that order (what the CLI runs).
 - :func:`module_tree`, :func:`list_modules` — the module hierarchy.
 - :func:`block_view`, :func:`block_depth` — one block per module at a depth
   giving 5–25 blocks, for ``--style blocks``.
@@ -24,6 +25,7 @@ from graphir.passes.common import module_depth, structural_signature
 from graphir.passes.focus import check_module_path, focus
 from graphir.passes.fold import fold
 from graphir.passes.infer_blocks import infer_blocks
+from graphir.passes.outputs import group_cache_outputs
 from graphir.passes.tree import list_modules, module_tree
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "infer_blocks",
     "focus",
     "fit_budget",
+    "group_cache_outputs",
     "view",
     "block_view",
     "block_depth",

@@ -49,7 +49,8 @@ id ``module:<path>`` (``module:`` for the whole body at depth 0), ``kind``
   (:func:`graphir.passes.common.structural_signature`), which
   :func:`graphir.passes.fold.fold` compares;
 * ``repeat`` and ``folded`` (the run's paths) when the module heads a run
-  folded before collapsing.
+  folded before collapsing, and ``fold_pattern`` (``"a of (a, b)"``) when it
+  is one block of a repeated pattern.
 
 Parallel edges carrying the same tensor to the same consumer port are
 merged. When a module runs more than once (ResNet's ``relu``) and one box
@@ -168,6 +169,8 @@ def _module_node(G, path, members, homes, depth, pos, repeats):
     record = (G.graph.get("folded") or {}).get(path)
     if path in repeats:
         data.update(repeat=record["repeat"], folded=list(record.get("paths") or [path]))
+        if (record.get("period") or 1) > 1:  # one block of a repeated pattern
+            data["fold_pattern"] = f"{record.get('letter')} of {record.get('pattern')}"
     return data, {t: i for i, t in enumerate(entering)}, {t: i for i, t in enumerate(leaving)}
 
 

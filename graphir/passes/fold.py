@@ -38,8 +38,24 @@ The renderer reads:
   run, in the order they were found (outer runs before inner ones). For an
   open module, label its cluster with ``label`` (or append ``×{repeat}``).
 * on a collapsed box that heads a run, also ``repeat`` (N) and ``folded``
-  (the list of paths); its ``children`` and ``total_params`` stay those of
+  (the list of paths), and ``fold_pattern`` (``"a of (a, b)"``) for a block
+  of a repeated pattern; its ``children`` and ``total_params`` stay those of
   one instance.
+
+Periodic runs
+-------------
+Blocks that alternate (Swin's unshifted and shifted windows, Gemma-2's
+sliding and global attention, Gemma-3's five sliding layers then a global
+one) fold as a repeated group: at each sibling the periods 1 …
+:data:`MAX_PERIOD` are tried and the one whose run covers the most blocks,
+repeating at least twice, wins, the smallest on a tie (``a a a`` is ``a
+×3``, never ``(a, a)``); the run is cut to whole periods and every block
+must feed the next. The first period is kept; each of its blocks gets its
+own record, keyed by its path, with ``period``, ``position``, ``letter``
+(blocks of equal structure share one) and ``pattern`` (``"(a, b)"``,
+``"(a ×5, b)"``) added, ``paths`` the blocks at that position and
+``repeat`` the number of periods; its label reads ``blocks.0 … blocks.4 a
+of (a, b) ×3``.
 
 Every kept node keeps its id, so two folded versions of a model still share
 ids. Folding again finds nothing new, and folding commutes with
@@ -117,16 +133,19 @@ MAX_PERIOD = 8
 
 
 def _periodic_run(siblings, i, same, chains):
-    """``(run, period)`` of the longest periodic run starting at ``siblings[i]``.
+    """``(run, period)`` of the periodic run starting at ``siblings[i]``.
 
-    Periods are tried from 1 up to :data:`MAX_PERIOD` and the first (smallest)
-    that repeats at least twice wins; the run is cut to whole periods. ``same(a,
-    b)`` compares two blocks, ``chains(a, b)`` says ``a`` feeds ``b`` only.
+    Every period from 1 up to :data:`MAX_PERIOD` is tried; the one whose run
+    covers the most blocks (at least two whole periods) wins, the smallest on
+    a tie: ``a a a a`` is ``a ×4``, ``a b a b a b`` is ``(a, b) ×3``, and
+    Gemma-3's five sliding-window layers then one global layer, repeated, is
+    one ``(a ×5, b)`` group rather than ``a ×5, b, a ×5, b …``. The run is
+    cut to whole periods. ``same(a, b)`` compares two blocks, ``chains(a,
+    b)`` says ``a`` feeds ``b`` only.
     """
     rest = len(siblings) - i
+    best = (siblings[i:i + 1], 1)
     for period in range(1, min(MAX_PERIOD, rest // 2) + 1):
-        if period > 1 and same(siblings[i], siblings[i + 1]):
-            break  # a run of identical blocks starts here: period 1 handles it
         length = 1
         while i + length < len(siblings):
             nxt = siblings[i + length]
@@ -135,14 +154,30 @@ def _periodic_run(siblings, i, same, chains):
             if length >= period and not same(siblings[i + length - period], nxt):
                 break
             length += 1
-        repeats = length // period
-        if repeats >= 2:
-            return siblings[i:i + repeats * period], period
-    return siblings[i:i + 1], 1
+        covered = (length // period) * period
+        if length // period >= 2 and covered > len(best[0]):
+            best = (siblings[i:i + covered], period)
+    return best
+
+
+def _pattern(blocks, same):
+    """Letters naming ``blocks`` by structure and the pattern text: ``(a ×5, b)``."""
+    letters = []
+    for k, block in enumerate(blocks):
+        match = next((letters[j] for j in range(k) if same(blocks[j], block)), None)
+        letters.append(match or chr(ord("a") + len(set(letters))))
+    words = []
+    for letter in letters:
+        if words and words[-1][0] == letter:
+            words[-1][1] += 1
+        else:
+            words.append([letter, 1])
+    text = ", ".join(letter if count == 1 else f"{letter} ×{count}" for letter, count in words)
+    return letters, f"({text})"
 
 
 def _find_runs(G, homes, members, depth, kids):
-    """Periodic runs ``(paths, period)`` of identical chained siblings, outer runs first."""
+    """Periodic runs ``(paths, period, letters, pattern)`` of chained siblings, outer first."""
     cache = {}
 
     def signature(path):
@@ -153,8 +188,12 @@ def _find_runs(G, homes, members, depth, kids):
     def same(a, b):
         return len(members[a]) == len(members[b]) and signature(a) == signature(b)
 
+    chained = {}
+
     def chains(a, b):
-        return _chains_into(G, homes, a, b, members, depth)
+        if (a, b) not in chained:
+            chained[a, b] = _chains_into(G, homes, a, b, members, depth)
+        return chained[a, b]
 
     runs, queue = [], deque([""])
     while queue:
@@ -163,7 +202,7 @@ def _find_runs(G, homes, members, depth, kids):
         while i < len(siblings):
             run, period = _periodic_run(siblings, i, same, chains)
             if len(run) > 1:
-                runs.append((run, period))
+                runs.append((run, period, *_pattern(run[:period], same)))
             queue.extend(run[:period])
             i += len(run)
     return runs
@@ -172,7 +211,7 @@ def _find_runs(G, homes, members, depth, kids):
 def _removal(G, runs, members):
     """Nodes removed and the alias (removed node -> equivalent kept node)."""
     removed, alias = set(), {}
-    for run, period in runs:
+    for run, period, _, _ in runs:
         for k, block in enumerate(run[period:], period):
             removed.update(members[block])
             alias.update(zip(members[block], members[run[k % period]]))
@@ -201,20 +240,14 @@ def _rebuild(G, runs, members):
     return H
 
 
-def _letters(period):
-    """``a``, ``b``, … naming the blocks of one period."""
-    return [chr(ord("a") + k) for k in range(period)]
-
-
-def _record(G, H, run, period, members):
+def _record(G, H, run, period, letters, pattern, members):
     """Write the ``folded`` records of one run (and ``repeat`` on kept boxes).
 
     One record per kept block (the first period); with ``period`` > 1 each
-    also has ``period``, ``position`` and ``pattern`` (``"(a, b)"``).
+    also has ``period``, ``position``, ``letter`` (blocks of equal structure
+    share a letter) and ``pattern`` (``"(a, b)"``, ``"(a ×5, b)"``).
     """
     repeat = len(run) // period
-    letters = _letters(period)
-    pattern = f"({', '.join(letters)})"
     for position in range(period):
         paths = run[position::period]
         first = members[paths[0]]
@@ -234,6 +267,7 @@ def _record(G, H, run, period, members):
         }
         if period > 1:
             record.update(period=period, position=position, pattern=pattern,
+                          letter=letters[position],
                           label=f"{short_name(paths[0])} … {short_name(paths[-1])} "
                                 f"{letters[position]} of {pattern} ×{repeat}")
         H.graph.setdefault("folded", {})[paths[0]] = record
@@ -241,6 +275,8 @@ def _record(G, H, run, period, members):
             data = H.nodes[box]
             data["repeat"] = repeat * (data.get("repeat") or 1)
             data["folded"] = list(paths)
+            if period > 1:
+                data["fold_pattern"] = f"{letters[position]} of {pattern}"
 
 
 def fold(G):
@@ -284,10 +320,10 @@ def fold(G):
     if nx.is_directed_acyclic_graph(G):
         while runs and not nx.is_directed_acyclic_graph(H):
             looped = set().union(*(c for c in nx.strongly_connected_components(H) if len(c) > 1))
-            kept = [(run, period) for run, period in runs
-                    if all(looped.isdisjoint(members[block]) for block in run[:period])]
+            kept = [r for r in runs
+                    if all(looped.isdisjoint(members[block]) for block in r[0][:r[1]])]
             runs = kept if len(kept) < len(runs) else []
             H = _rebuild(G, runs, members) if runs else copy_graph(G)
-    for run, period in runs:
-        _record(G, H, run, period, members)
+    for run, period, letters, pattern in runs:
+        _record(G, H, run, period, letters, pattern, members)
     return H

@@ -6,7 +6,7 @@ sources (torch.export flattens the cache into ``cache.layers.0.keys`` …,
 ONNX exports name them ``present.0.key`` …) carries one output node per
 tensor. :func:`group_cache_outputs` merges the output nodes whose names start
 with a cache key followed by a layer index into one ``output:<key>`` node,
-like the trace's: ``outputs`` the first tensor, ``attrs`` ``{"group":
+like the trace's: ``outputs`` the distinct tensor types, ``attrs`` ``{"group":
 "kv_cache", "count", "shapes"}``, each producer feeding it once on port 0.
 Folding lets blocks feed such a node (:func:`graphir.passes.fold.fold`).
 """
@@ -82,8 +82,12 @@ def group_cache_outputs(G):
         if node != groups[key][0]:
             continue
         entries = [(G.nodes[n].get("outputs") or [{}])[0] for n in groups[key]]
+        distinct = []
+        for entry in entries:
+            if entry not in distinct:
+                distinct.append(entry)
         H.add_node(f"output:{key}", **dict(
-            data, name=key, label=f"{key} ({len(entries)} tensors)",
+            data, name=key, label=f"{key} ({len(entries)} tensors)", outputs=distinct[:8],
             attrs=_group_attrs(entries)))
     seen = set()
     for u, v, data in G.edges(data=True):

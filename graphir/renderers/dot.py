@@ -366,7 +366,7 @@ def _cluster_header(path, cluster, theme, dom_id, folded):
     if folded:
         times = f"×{folded.get('repeat')}"
         if (folded.get("period") or 1) > 1:  # one block of a repeated pattern: (a, b) ×3
-            letter = chr(ord("a") + int(folded.get("position") or 0))
+            letter = folded.get("letter") or chr(ord("a") + int(folded.get("position") or 0))
             times = f"{letter} of {folded.get('pattern')} {times}"
         label += "  " + font(escape_html(times), bold=True)
     pairs = [

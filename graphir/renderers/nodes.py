@@ -285,7 +285,8 @@ def _module_label(data, show, theme):
     if data.get("module_type"):
         title += " : " + escape_html(data["module_type"])
     if data.get("repeat"):
-        title += "  " + font(f"×{data['repeat']}", bold=True)
+        pattern = f"{data['fold_pattern']} " if data.get("fold_pattern") else ""
+        title += "  " + font(escape_html(f"{pattern}×{data['repeat']}"), bold=True)
     facts = []
     if data.get("children"):
         children = data["children"]
