@@ -71,7 +71,7 @@ def test_identical_blocks_fold_by_default(family):
 
 
 def test_kv_cache_is_one_output_node():
-    G = _converted("llama")
+    G = _convert("llama", kv_cache=True)
     assert G.graph["outputs"] == ["output:logits", "output:cache"]
     cache = G.nodes["output:cache"]
     assert cache["attrs"]["count"] == 8  # 4 layers × (keys, values)
@@ -83,7 +83,7 @@ def test_kv_cache_is_one_output_node():
 
 
 def test_kv_cache_of_an_export_is_grouped_in_the_view():
-    G = _convert("llama", source="export")
+    G = _convert("llama", source="export", kv_cache=True)
     assert sum(1 for n in G.graph["outputs"] if n.startswith("output:cache.")) == 8
     V = view(G)
     assert V.graph["outputs"] == ["output:logits", "output:cache"]
@@ -125,7 +125,7 @@ def test_alternating_blocks_fold_as_a_repeated_pair(family, stage, blocks):
 
 
 def test_gemma3_five_sliding_then_one_global_fold_as_one_group():
-    V = view(_converted("gemma3"), max_nodes=0)
+    V = view(_convert("gemma3", kv_cache=True), max_nodes=0)
     records = V.graph["folded"]
     assert sorted(records) == [f"model.layers.{i}" for i in range(6)]
     assert {r["pattern"] for r in records.values()} == {"(a ×5, b)"}
@@ -249,7 +249,7 @@ def test_meta_nonzero_and_item_are_answered_and_warned():
 
 def test_llama_8b_sized_on_meta_folds_to_32():
     model, args, kwargs = hf_models.llama3_8b()
-    G = graphir.convert(model, args, example_kwargs=kwargs)
+    G = graphir.convert(model, args, example_kwargs=kwargs, kv_cache=True)
     assert G.graph["source"] == "trace"
     assert graphir.summary(G)["total_params"] == 8_030_261_248
     V = view(G)
@@ -258,3 +258,12 @@ def test_llama_8b_sized_on_meta_folds_to_32():
     assert V.graph["outputs"] == ["output:logits", "output:cache"]
     assert V.nodes["output:cache"]["attrs"]["count"] == 64
     assert "layers.0 … layers.31" in to_dot(V)
+
+
+def test_gemma3_without_its_cache_still_tells_sliding_from_global_layers():
+    # without the cache the layers differ only in the mask they read: which shared
+    # side input a block reads is part of its structure
+    V = view(_converted("gemma3"), max_nodes=0)
+    records = V.graph["folded"]
+    assert {r["pattern"] for r in records.values()} == {"(a ×5, b)"}
+    assert records["model.layers.5"]["paths"] == ["model.layers.5", "model.layers.11"]

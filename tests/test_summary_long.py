@@ -54,7 +54,7 @@ def test_grouped_cache_tensors_come_after_the_hidden_state():
     from samples import hf_models
 
     model, args = hf_models.tiny_llama()
-    G = graphir.convert(model, args, source="trace")
+    G = graphir.convert(model, args, source="trace", kv_cache=True)
     text = format_summary(summarize(G, depth=1), "text")
     model_row = next(line for line in text.splitlines() if line.startswith("model "))
     assert "[1, 16, 64] + 8 more" in model_row

@@ -215,6 +215,41 @@ def _node_row(data, base):
     )
 
 
+def _sibling_of(module, parent):
+    """The child of ``parent`` that module path ``module`` lies in, else None."""
+    if parent:
+        if not module.startswith(parent + "."):
+            return None
+        module = module[len(parent) + 1:]
+    elif not module:
+        return None
+    return module.partition(".")[0]
+
+
+def _feeds_several_siblings(G, src, base):
+    """True when ``src`` (outside module ``base``) feeds two or more of ``base``'s siblings
+    besides the one it lies in.
+
+    Such a producer is a shared side input (an attention mask, rotary
+    position tables): which one a block reads is part of its structure, so
+    Gemma-2's sliding-window layers (one mask) and global layers (another)
+    differ, while GPT-2's blocks (all the same mask) stay equal. The main
+    chain's input (the previous block's output) feeds one sibling only and
+    stays anonymous.
+    """
+    parent = base.rsplit(".", 1)[0] if "." in base else ""
+    nodes = node_attrs(G)
+    own = _sibling_of(nodes[src].get("module") or "", parent)
+    siblings = set()
+    for dst in succ_map(G)[src]:
+        sibling = _sibling_of(nodes[dst].get("module") or "", parent)
+        if sibling is not None and sibling != own:
+            siblings.add(sibling)
+            if len(siblings) > 1:
+                return True
+    return False
+
+
 def structural_signature(G, members, base):
     """Hash of the structure of the nodes ``members`` of module ``base``.
 
@@ -259,8 +294,9 @@ def structural_signature(G, members, base):
             else:
                 outs = nodes[src].get("outputs") or []
                 port = data["src_port"]
+                shared = src if _feeds_several_siblings(G, src, base) else None
                 entering.append((index, data["dst_port"],
-                                 _tensor_key(outs[port]) if port < len(outs) else None))
+                                 _tensor_key(outs[port]) if port < len(outs) else None, shared))
     edges.sort()
     entering.sort(key=repr)
     text = repr((rows, edges, entering))
