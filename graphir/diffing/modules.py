@@ -1,0 +1,873 @@
+"""Did the export keep my model? Diff two IRs from different sources by module.
+
+A model captured from PyTorch (``trace``, ``export``, ``fx``) and its ONNX or
+TorchScript export speak different op vocabularies (``conv2d`` vs ``Conv``),
+so the op-level matcher of :mod:`graphir.diffing.match` finds little in
+common. :func:`diff_across_sources` compares them where they agree: the
+**module tree**.
+
+1. **Paths.** Each side's module paths are normalised against the other's:
+   the TorchScript-based ONNX exporter names a module's second call
+   ``relu_1``; it becomes ``relu`` when ``relu`` exists.
+2. **Folding.** Exporters fold modules into their neighbours. A module
+   present on one side only is *merged* into the module that holds its
+   weights on the other side (the dynamo exporter puts the Conv that
+   absorbed a BatchNorm in ``bn1`` with the weight ``conv1.weight``); a
+   module whose ops are all foldable (``batch_norm``) is *folded* into the
+   module that feeds it (the legacy exporter's Conv in ``conv1`` gains the
+   BatchNorm as a bias); a module whose ops are all no-ops in eval mode
+   (dropout) is *elided*. These are notes, not differences.
+3. **Per module (or folded group)**, both sides are compared on: the
+   tensors crossing the module boundary (shapes and dtypes; a dim symbolic
+   on one side and fixed on the other is a difference when both sides can
+   express dynamic dims, ONNX and torch.export, e.g. a dynamic batch made
+   static), its weights by qualified name and shape (ONNX initializers that
+   lost their names, ``onnx::Conv_123``, are paired by shape and reported
+   as renamed; weights that vanished, appeared or were duplicated are
+   findings unless a fold explains them), and its ops through the
+   equivalence table (:mod:`graphir.diffing.equivalence`): ``conv2d ≈ Conv``,
+   ``linear ≈ Gemm``, ``layer_norm ≈`` its decomposition; a different op at
+   the same place (``relu`` → ``Sigmoid``) or an op on one side only is a
+   difference.
+
+The result (:class:`ModuleDiffResult`) keeps today's diff contract
+(:class:`graphir.diffing.graph.DiffResult`): ``summary``,
+``has_differences``, ``added``/``removed``/``changed``/``same`` and a union
+IR built by :func:`graphir.diffing.graph.union_graph` over two module-level
+graphs (one ``module:<path>`` node per module or folded group, with
+``diff`` and ``changes``), so :func:`graphir.diffing.report.to_html` and the
+renderer work unchanged. It adds ``level`` (``"module"`` or ``"op"``),
+``findings`` (one per module that differs), ``notes`` (what the exporters
+did that is not a difference) and ``numeric`` (filled by
+:func:`graphir.overlay.numeric.compare_numeric`). :func:`to_text` and
+:func:`to_json_dict` print it with the level stated. Swapping the two sides
+swaps ``added``/``removed``.
+
+Examples
+--------
+>>> from graphir import ir
+>>> def side(source, act, static=False):
+...     G = ir.new_graph(source, source)
+...     b = 1 if static or source == "trace" else "batch"
+...     x = ir.add_node(G, "input:x", kind="input", op="input", name="x",
+...                     outputs=[ir.tensor("float32", [b, 4])])
+...     fc = ir.add_node(G, "fc/op#0", kind="op", op="Gemm" if source == "onnx" else
+...                      "torch.nn.functional.linear", name="fc", module="fc",
+...                      outputs=[ir.tensor("float32", [b, 8])],
+...                      params={"fc.weight": ir.param_info([8, 4], "float32")})
+...     a = ir.add_node(G, "act/op#0", kind="op", op=act, name="act", module="act",
+...                     outputs=[ir.tensor("float32", [b, 8])])
+...     y = ir.add_node(G, "output:y", kind="output", op="output", name="y",
+...                     outputs=[ir.tensor("float32", [b, 8])])
+...     ir.add_edge(G, x, fc); ir.add_edge(G, fc, a); ir.add_edge(G, a, y)
+...     G.graph["inputs"], G.graph["outputs"] = [x], [y]
+...     return G
+>>> r = diff_across_sources(side("trace", "torch.nn.functional.relu"), side("onnx", "Relu"))
+>>> r.has_differences, r.level
+(False, 'module')
+>>> r = diff_across_sources(side("trace", "torch.nn.functional.relu"), side("onnx", "Sigmoid"))
+>>> r.changed
+{'module:act': {'ops': {'changed': [['relu', 'Sigmoid']]}}}
+"""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from graphir import ir
+from graphir.diffing.equivalence import ELIDABLE, FOLDABLE, align_ops, canonical_op
+from graphir.diffing.graph import union_graph
+from graphir.diffing.match import topological_order
+from graphir.diffing.report import format_shape, natural_key
+from graphir.errors import InputError
+
+__all__ = [
+    "LEVELS",
+    "SOURCE_FAMILIES",
+    "ModuleDiffResult",
+    "source_family",
+    "default_level",
+    "diff_across_sources",
+    "normalise_paths",
+    "to_text",
+    "to_json_dict",
+]
+
+#: The levels a cross-source diff can run at.
+LEVELS = ("module", "op")
+
+#: ``G.graph["source"]`` → the family whose op vocabulary it speaks.
+SOURCE_FAMILIES = {"trace": "torch", "export": "torch", "fx": "torch", "autograd": "torch",
+                   "onnx": "onnx", "torchscript": "torchscript", "state_dict": "weights"}
+
+#: Sources whose shapes say which dims are dynamic (symbolic names); the
+#: others record the example's concrete sizes only.
+_DYNAMIC_AWARE = {"onnx", "export"}
+
+_MODULE_PREFIX = "module:"
+_MAX_NOTES = 12
+_CALL_SUFFIX = re.compile(r"^(.*[^\d_])_(\d+)$")
+
+
+def source_family(G):
+    """The op-vocabulary family of an IR: ``torch``, ``onnx``, ``torchscript``.
+
+    >>> source_family(ir.new_graph("export", "m")), source_family(ir.new_graph("onnx", "m"))
+    ('torch', 'onnx')
+    """
+    source = G.graph.get("source")
+    return SOURCE_FAMILIES.get(source, source or "unknown")
+
+
+def default_level(old, new):
+    """``"module"`` when the two IRs come from different source families, else ``"op"``.
+
+    >>> default_level(ir.new_graph("trace", "a"), ir.new_graph("onnx", "b"))
+    'module'
+    >>> default_level(ir.new_graph("onnx", "a"), ir.new_graph("onnx", "b"))
+    'op'
+    """
+    return "module" if source_family(old) != source_family(new) else "op"
+
+
+# ------------------------------------------------------------------ facts
+
+def normalise_paths(paths, other):
+    """Map each module path of one side onto the other side's spelling.
+
+    A component ``name_K`` (K digits) that the other side does not have
+    becomes ``name`` when ``name`` exists at that place on either side: the
+    TorchScript-based ONNX exporter names the K-th extra call of a module so
+    (``layer1.0.relu_1``). Everything else is kept.
+
+    >>> normalise_paths({"a.relu", "a.relu_1", "b_1"}, {"a.relu", "b_1"})
+    {'a.relu': 'a.relu', 'a.relu_1': 'a.relu', 'b_1': 'b_1'}
+    """
+    known = set(paths) | set(other)
+    out = {}
+    for path in sorted(paths):
+        if path in other:
+            out[path] = path
+            continue
+        parts, rebuilt = path.split("."), []
+        for part in parts:
+            candidate = ".".join(rebuilt + [part])
+            m = _CALL_SUFFIX.match(part)
+            if m and candidate not in known and candidate not in other:
+                stripped = ".".join(rebuilt + [m.group(1)])
+                if stripped in known:
+                    part = m.group(1)
+            elif m and candidate not in other:
+                stripped = ".".join(rebuilt + [m.group(1)])
+                if stripped in other or stripped in known:
+                    part = m.group(1)
+            rebuilt.append(part)
+        out[path] = ".".join(rebuilt)
+    return out
+
+
+def _ancestors(path):
+    parts = path.split(".") if path else []
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+@dataclass
+class _Side:
+    """One IR seen by module: canonical module of every node, ops and weights."""
+
+    G: nx.MultiDiGraph
+    order: list
+    module_of: dict            # node id -> canonical module path
+    direct: dict               # path -> op node ids (in order)
+    types: dict                # path -> module type (or None)
+    paths: set                 # every canonical path with ops, plus ancestors
+    raw: dict                  # canonical path -> raw paths
+
+    @property
+    def dynamic_aware(self):
+        return self.G.graph.get("source") in _DYNAMIC_AWARE
+
+
+def _raw_paths(G):
+    return {data.get("module") or "" for _, data in G.nodes(data=True)
+            if data.get("kind") == "op"}
+
+
+def _side(G, mapping):
+    order = topological_order(G)
+    module_of, direct, types, raw = {}, defaultdict(list), {}, defaultdict(set)
+    for node in order:
+        data = G.nodes[node]
+        path = mapping.get(data.get("module") or "", data.get("module") or "")
+        if data.get("kind") != "op":
+            path = ""
+        module_of[node] = path
+        raw[path].add(data.get("module") or "")
+        if data.get("kind") == "op":
+            direct[path].append(node)
+            if data.get("module_type") and path not in types:
+                types[path] = data["module_type"]
+            for prefix, module_type in data.get("scope") or []:
+                if module_type:
+                    types.setdefault(mapping.get(prefix, prefix), module_type)
+    paths = set()
+    for path in direct:
+        paths.add(path)
+        paths.update(_ancestors(path))
+    return _Side(G=G, order=order, module_of=module_of, direct=dict(direct), types=types,
+                 paths=paths, raw=dict(raw))
+
+
+def _ops(side, paths):
+    """Op node ids directly in any of ``paths``, in topological order."""
+    wanted = set(paths)
+    return [n for n in side.order if side.module_of[n] in wanted and side.G.nodes[n]["kind"] == "op"]
+
+
+def _params(side, paths):
+    """``{name: info}`` of the weights read by the ops directly in ``paths``."""
+    out = {}
+    for node in _ops(side, paths):
+        for name, info in (side.G.nodes[node].get("params") or {}).items():
+            out.setdefault(name, dict(info or {}))
+    return out
+
+
+def _within(path, group):
+    return any(path == g or (g and path.startswith(g + ".")) or g == "" for g in group)
+
+
+def _boundary(side, members, subtree=True):
+    """``(inputs, outputs)``: the tensors entering and leaving a set of modules.
+
+    Each is a list of ``(node, port)`` in order of first use. With
+    ``subtree`` the modules' descendants count as inside.
+    """
+    G = side.G
+    inside = ((lambda n: G.nodes[n]["kind"] == "op" and _within(side.module_of[n], members))
+              if subtree else
+              (lambda n: G.nodes[n]["kind"] == "op" and side.module_of[n] in members))
+    inputs, outputs, seen_in, seen_out = [], [], set(), set()
+    for node in side.order:
+        if not inside(node):
+            continue
+        for src, keyed in G._pred[node].items():
+            if inside(src):
+                continue
+            for data in keyed.values():
+                key = (src, data.get("src_port", 0))
+                if key not in seen_in:
+                    seen_in.add(key)
+                    inputs.append(key)
+        for dst, keyed in G._succ[node].items():
+            if inside(dst):
+                continue
+            for data in keyed.values():
+                key = (node, data.get("src_port", 0))
+                if key not in seen_out:
+                    seen_out.add(key)
+                    outputs.append(key)
+    return inputs, outputs
+
+
+def _tensor(G, key):
+    node, port = key
+    outs = G.nodes[node].get("outputs") or []
+    return outs[port] if port < len(outs) else {"shape": None, "dtype": None}
+
+
+# ------------------------------------------------------------------ comparison
+
+def _dims_differ(a, b, dynamic_a, dynamic_b):
+    """How two shapes differ: None (they agree), or a short reason."""
+    if a is None or b is None:
+        return None
+    if len(a) != len(b):
+        return "rank"
+    for da, db in zip(a, b):
+        if da is None or db is None:
+            continue
+        sym_a, sym_b = isinstance(da, str), isinstance(db, str)
+        if sym_a and sym_b:
+            continue
+        if sym_a != sym_b:
+            if dynamic_a and dynamic_b:
+                return "dynamic → static" if sym_a else "static → dynamic"
+            continue
+        if da != db:
+            return "size"
+    return None
+
+
+def _compare_tensors(old, new, old_side, new_side, what):
+    """Changes between two boundary tensor lists (``what`` is inputs/outputs)."""
+    to = [_tensor(old_side.G, k) for k in old]
+    tn = [_tensor(new_side.G, k) for k in new]
+    changes = {}
+    shapes_o = [t.get("shape") for t in to]
+    shapes_n = [t.get("shape") for t in tn]
+    if len(to) != len(tn):
+        # exporters split and merge boundary tensors (a shared mask, a
+        # constant folded in): compare the multiset of known shapes instead
+        known_o = sorted(format_shape(s) for s in shapes_o if s is not None)
+        known_n = sorted(format_shape(s) for s in shapes_n if s is not None)
+        if known_o and known_n and not set(known_o) & set(known_n):
+            changes[what] = [shapes_o, shapes_n]
+        return changes
+    reasons = [_dims_differ(a, b, old_side.dynamic_aware, new_side.dynamic_aware)
+               for a, b in zip(shapes_o, shapes_n)]
+    if any(reasons):
+        changes[what] = [shapes_o, shapes_n]
+        changes[what + "_why"] = sorted({r for r in reasons if r})
+    dtypes_o = [t.get("dtype") for t in to]
+    dtypes_n = [t.get("dtype") for t in tn]
+    if any(a and b and a != b for a, b in zip(dtypes_o, dtypes_n)):
+        changes[what + "_dtype"] = [dtypes_o, dtypes_n]
+    return changes
+
+
+def _same_or_transposed(a, b):
+    if a == b:
+        return "same"
+    if a and b and len(a) == 2 and list(reversed(a)) == list(b):
+        return "transposed"
+    return None
+
+
+def _compare_params(po, pn, folded_prefixes, notes, where):
+    """Pair weights by name, then by shape; return the changes that are differences."""
+    changes = {}
+    shared = [n for n in po if n in pn]
+    for name in shared:
+        so, sn = po[name].get("shape"), pn[name].get("shape")
+        how = _same_or_transposed(so, sn)
+        if how is None:
+            changes.setdefault("params", {})[name] = [so, sn]
+        elif how == "transposed":
+            notes.append(f"{where}: {name} stored transposed ({format_shape(so)} → "
+                         f"{format_shape(sn)})")
+        elif po[name].get("dtype") and pn[name].get("dtype") and \
+                po[name]["dtype"] != pn[name]["dtype"]:
+            changes.setdefault("param_dtype", {})[name] = [po[name]["dtype"], pn[name]["dtype"]]
+    only_o = [n for n in po if n not in pn]
+    only_n = [n for n in pn if n not in po]
+
+    def folded(name):
+        return any(name == p or name.startswith(p + ".") for p in folded_prefixes)
+
+    # unnamed initializers (``onnx::Conv_82``) paired by shape, in order
+    renamed = []
+    for name_o in list(only_o):
+        if folded(name_o):
+            continue
+        for name_n in only_n:
+            if _same_or_transposed(po[name_o].get("shape"), pn[name_n].get("shape")):
+                renamed.append((name_o, name_n))
+                only_o.remove(name_o)
+                only_n.remove(name_n)
+                break
+    for name_o, name_n in renamed:
+        notes.append(f"{where}: {name_o} stored as {name_n}")
+    for name in only_o:
+        if folded(name):
+            continue
+        changes.setdefault("params", {})[name] = [po[name].get("shape"), None]
+    for name in only_n:
+        if folded_prefixes:            # a fold creates a bias (``onnx::Conv_83``)
+            notes.append(f"{where}: {name} {format_shape(pn[name].get('shape'))} "
+                         "created by folding")
+            continue
+        changes.setdefault("params", {})[name] = [None, pn[name].get("shape")]
+    folded_names = sorted(n for n in po if n not in pn and folded(n)) + \
+        sorted(n for n in pn if n not in po and folded(n))
+    if folded_names:
+        notes.append(f"{where}: {', '.join(folded_names)} folded away")
+    return changes
+
+
+def _op_changes(old_side, new_side, members_o, members_n, steps_out=None):
+    ops_o = [old_side.G.nodes[n]["op"] for n in _ops(old_side, members_o)]
+    ops_n = [new_side.G.nodes[n]["op"] for n in _ops(new_side, members_n)]
+    steps = align_ops(ops_o, ops_n)
+    if steps_out is not None:
+        steps_out.extend(steps)
+    changes = defaultdict(list)
+    for step in steps:
+        if step.state == "changed":
+            changes["changed"].append([_short(step.old[0]), _short(step.new[0])])
+        elif step.state == "removed":
+            changes["removed"].append(_short(step.old[0]))
+        elif step.state == "added":
+            changes["added"].append(_short(step.new[0]))
+    return dict(changes)
+
+
+def _short(op):
+    """An op as users know it: ``relu`` for torch spellings, ONNX types as written."""
+    canonical = canonical_op(op)
+    if op and op[0].isupper() and "." not in op and "::" not in op:
+        return op
+    return canonical
+
+
+# ------------------------------------------------------------------ grouping
+
+@dataclass
+class _Group:
+    """A module, or modules an exporter folded together, compared as one."""
+
+    key: str                       # the representative path (on both sides)
+    old: list                      # member paths on the old side
+    new: list                      # member paths on the new side
+    how: str = ""                  # "", "merged", "folded", "elided"
+
+
+def _canonical_ops(side, path):
+    return [canonical_op(side.G.nodes[n]["op"]) for n in side.direct.get(path, ())]
+
+
+def _producer_module(side, path):
+    """The module that feeds the first op of ``path``."""
+    ops = side.direct.get(path) or []
+    if not ops:
+        return None
+    for src in side.G._pred[ops[0]]:
+        if side.G.nodes[src]["kind"] == "op":
+            return side.module_of[src]
+    return None
+
+
+def _weight_home(side, names):
+    """The module whose ops read any of ``names`` on a side, or None."""
+    for path, nodes in side.direct.items():
+        for node in nodes:
+            if set(side.G.nodes[node].get("params") or {}) & names:
+                return path
+    return None
+
+
+def _group(old_side, new_side, notes):
+    """Pair modules with ops on both sides; fold one-sided ones where an exporter did."""
+    groups = {p: _Group(p, [p], [p]) for p in old_side.direct if p in new_side.direct}
+    pending = [("old", p) for p in old_side.direct if p not in new_side.direct] + \
+              [("new", p) for p in new_side.direct if p not in old_side.direct]
+    only = {"old": [], "new": []}
+    for which, path in pending:
+        this, that = (old_side, new_side) if which == "old" else (new_side, old_side)
+        names = set(_params(this, [path]))
+        home = _weight_home(that, names) if names else None
+        ops = _canonical_ops(this, path)
+        how = None
+        if home is not None and home in groups:
+            how = "merged"
+        elif ops and all(op in FOLDABLE or op in ELIDABLE for op in ops) and \
+                any(op in FOLDABLE for op in ops):
+            home = _producer_module(this, path)
+            how = "folded" if home in groups else None
+        elif ops and all(op in ELIDABLE for op in ops):
+            how = "elided"
+        if how in ("merged", "folded"):
+            group = groups[home]
+            getattr(group, which).append(path)
+            group.how = group.how or how
+            verb = "merged into" if how == "merged" else "folded into"
+            notes.append(f"{path} {verb} {home} on the {which} side's counterpart"
+                         if False else f"{path} ({which} side only) {verb} {home}")
+        elif how == "elided":
+            notes.append(f"{path} ({which} side only) elided: "
+                         f"{', '.join(sorted(set(ops)))} is a no-op in eval mode")
+            groups[path] = _Group(path, [path] if which == "old" else [],
+                                  [path] if which == "new" else [], "elided")
+        else:
+            only[which].append(path)
+    return groups, only
+
+
+# ------------------------------------------------------------------ result
+
+@dataclass
+class ModuleDiffResult:
+    """A cross-source diff; duck-compatible with :class:`~graphir.diffing.graph.DiffResult`.
+
+    Attributes
+    ----------
+    old, new : networkx.MultiDiGraph
+        The two module-level graphs compared (one ``module:<path>`` node per
+        module or folded group with ops, plus the inputs and outputs).
+    old_ir, new_ir : networkx.MultiDiGraph
+        The IRs given.
+    level : str
+        ``"module"`` or ``"op"``.
+    matches, modules, renames, added, removed, changed, same, union, union_ids
+        As in :class:`~graphir.diffing.graph.DiffResult`, over the module
+        graphs' node ids. ``changed`` maps a node id to ``{"ops", "inputs",
+        "outputs", "inputs_why", "outputs_why", "inputs_dtype",
+        "outputs_dtype", "params", "param_dtype"}`` (only those that differ).
+    findings : list of dict
+        One per module (with or without own ops) that differs:
+        ``{"module", "state", "changes"}``, ``state`` ∈ added, removed, changed.
+    notes : list of str
+        What the exporter did that is not a difference (folds, renamed
+        initializers, elided dropout).
+    ops : dict
+        Only at ``level="op"``: module path → the op alignment, a list of
+        ``{"state", "old", "new"}``.
+    numeric : dict or None
+        Filled by :func:`graphir.overlay.numeric.compare_numeric`.
+    """
+
+    old: nx.MultiDiGraph
+    new: nx.MultiDiGraph
+    old_ir: nx.MultiDiGraph
+    new_ir: nx.MultiDiGraph
+    level: str
+    matches: dict
+    modules: dict
+    renames: dict
+    added: list
+    removed: list
+    changed: dict
+    same: list
+    findings: list
+    notes: list
+    groups: dict = field(default_factory=dict)
+    ops: dict = field(default_factory=dict)
+    numeric: object = None
+    union: object = None
+    union_ids: dict = field(default_factory=dict)
+
+    @property
+    def summary(self):
+        """Counts: ``{"added", "removed", "changed", "same"}`` (module nodes)."""
+        return {"added": len(self.added), "removed": len(self.removed),
+                "changed": len(self.changed), "same": len(self.same)}
+
+    @property
+    def has_differences(self):
+        """True when a module was added, removed or changed, or numbers disagree."""
+        numeric_fail = bool(self.numeric and not self.numeric.get("ok", True))
+        return bool(self.added or self.removed or self.changed or self.findings
+                    or numeric_fail)
+
+
+def _calls(side, members):
+    """The op nodes of a group split into calls: weakly connected runs, in order."""
+    ops = _ops(side, members)
+    position = {n: i for i, n in enumerate(ops)}
+    parts = nx.weakly_connected_components(side.G.subgraph(ops))
+    return sorted((sorted(p, key=position.get) for p in parts), key=lambda p: position[p[0]])
+
+
+def _call_id(key, k):
+    return _MODULE_PREFIX + key + (f"#{k}" if k else "")
+
+
+def _module_graph(side, node_groups):
+    """One ``module:<key>[#k]`` node per call of each group, plus the I/O nodes.
+
+    A module called twice (a ReLU reused in a block) gets one node per call,
+    so the module graph stays acyclic as the op graph is.
+    """
+    G = side.G
+    node_of, calls_of = {}, {}
+    for key, members in node_groups.items():
+        calls = _calls(side, members)
+        calls_of[key] = calls
+        for k, call in enumerate(calls):
+            node_of.update((n, _call_id(key, k)) for n in call)
+    for node in side.order:
+        node_of.setdefault(node, node if G.nodes[node]["kind"] != "op"
+                           else _MODULE_PREFIX + side.module_of[node])
+    outs_of, ports = {}, {}
+    for node in side.order:
+        target = node_of[node]
+        for dst, keyed in G._succ[node].items():
+            if node_of[dst] == target:
+                continue
+            for data in keyed.values():
+                key = (node, data.get("src_port", 0))
+                if key not in ports:
+                    outs = outs_of.setdefault(target, [])
+                    ports[key] = len(outs)
+                    outs.append(key)
+    M = ir.new_graph(G.graph.get("source", "trace"), G.graph.get("name", ""))
+    done = set()
+    for node in side.order:
+        target = node_of[node]
+        if target in done:
+            continue
+        done.add(target)
+        data = G.nodes[node]
+        if data["kind"] != "op":
+            extra = {k: v for k, v in data.items() if k not in ("kind", "op", "name")}
+            ir.add_node(M, node, kind=data["kind"], op=data["op"], name=data["name"], **extra)
+            continue
+        key = target[len(_MODULE_PREFIX):].split("#")[0]
+        members = node_groups.get(key, [key])
+        call = next((c for c in calls_of.get(key, []) if node in c), [node])
+        module_type = "+".join(t for t in (side.types.get(p) for p in members) if t) or None
+        label = "+".join(p.rsplit(".", 1)[-1] or "(root)" for p in members)
+        params = {}
+        for n in call:
+            for name, info in (G.nodes[n].get("params") or {}).items():
+                params.setdefault(name, dict(info or {}))
+        ir.add_node(M, target, kind="module", op="module", name=key or "(root)",
+                    label=label, module=key, module_type=module_type,
+                    scope=ir.scope_from_path(key, module_type,
+                                             {p: side.types.get(p) for p in _ancestors(key)}),
+                    outputs=[_tensor(G, k) for k in outs_of.get(target, [])],
+                    params=params, children=len(call), members=list(members))
+    seen = set()
+    for u, v, data in G.edges(data=True):
+        su, sv = node_of[u], node_of[v]
+        if su == sv:
+            continue
+        port = (ports.get((u, data.get("src_port", 0)), 0) if su.startswith(_MODULE_PREFIX)
+                else data.get("src_port", 0))
+        if (su, sv, port) in seen:
+            continue
+        seen.add((su, sv, port))
+        ir.add_edge(M, su, sv, port, sum(1 for e in seen if e[1] == sv) - 1)
+    M.graph["inputs"] = list(G.graph.get("inputs", []))
+    M.graph["outputs"] = list(G.graph.get("outputs", []))
+    return M
+
+
+def _check_level(level):
+    if level not in LEVELS:
+        raise InputError(f"unknown diff level {level!r}", hint="use --level module or op")
+
+
+def diff_across_sources(old, new, *, level="module", union=True):
+    """Compare two IRs from (usually) different sources, by module.
+
+    Parameters
+    ----------
+    old, new : networkx.MultiDiGraph
+        IRs of any sources (trace, export, fx, onnx, torchscript).
+    level : {"module", "op"}
+        ``"module"``: one verdict per module (ops compared through the
+        equivalence table, boundaries, weights). ``"op"``: the same, plus the
+        op alignment of every matched module in ``result.ops`` (and the
+        per-op steps in ``changes["ops"]``).
+    union : bool
+        Build the union IR for the renderer into ``result.union``.
+
+    Returns
+    -------
+    ModuleDiffResult
+    """
+    _check_level(level)
+    raw_o, raw_n = _raw_paths(old), _raw_paths(new)
+    map_o, map_n = normalise_paths(raw_o, raw_n), normalise_paths(raw_n, raw_o)
+    so, sn = _side(old, map_o), _side(new, map_n)
+    notes = []
+    for side, mapping, which in ((so, map_o, "old"), (sn, map_n, "new")):
+        for raw, canonical in sorted(mapping.items()):
+            if raw != canonical:
+                notes.append(f"{raw} ({which}) read as {canonical}: a repeated call")
+    groups, only = _group(so, sn, notes)
+    findings, changed_nodes, same_nodes = [], {}, []
+    op_alignment = {}
+    for key in sorted(groups, key=natural_key):
+        group = groups[key]
+        if group.how == "elided":
+            continue
+        changes = {}
+        steps = [] if level == "op" else None
+        ops = _op_changes(so, sn, group.old, group.new, steps)
+        if ops:
+            changes["ops"] = ops
+        if steps is not None:
+            op_alignment[key] = [{"state": s.state, "old": list(s.old), "new": list(s.new)}
+                                 for s in steps]
+        i_o, o_o = _boundary(so, group.old, subtree=False)
+        i_n, o_n = _boundary(sn, group.new, subtree=False)
+        changes.update(_compare_tensors(i_o, i_n, so, sn, "inputs"))
+        changes.update(_compare_tensors(o_o, o_n, so, sn, "outputs"))
+        folded = []
+        if group.how:
+            folded = [p for p in group.old + group.new
+                      if p != key or any(op in FOLDABLE for op in
+                                         _canonical_ops(so, p) + _canonical_ops(sn, p))]
+        changes.update(_compare_params(_params(so, group.old), _params(sn, group.new),
+                                       folded, notes, key or "(root)"))
+        node = _MODULE_PREFIX + key
+        if changes:
+            changed_nodes[node] = changes
+            findings.append({"module": key, "state": "changed", "changes": changes})
+        else:
+            same_nodes.append(node)
+    # container modules: boundary shapes of modules without own ops
+    containers = sorted((so.paths & sn.paths) - set(groups) - {""}, key=natural_key)
+    for path in containers:
+        i_o, o_o = _boundary(so, [path])
+        i_n, o_n = _boundary(sn, [path])
+        changes = {}
+        changes.update(_compare_tensors(i_o, i_n, so, sn, "inputs"))
+        changes.update(_compare_tensors(o_o, o_n, so, sn, "outputs"))
+        if changes:
+            findings.append({"module": path, "state": "changed", "changes": changes})
+    graph_io = {}
+    for key in ("inputs", "outputs"):
+        graph_io.update(_compare_tensors(
+            [(n, 0) for n in old.graph.get(key, [])], [(n, 0) for n in new.graph.get(key, [])],
+            so, sn, key))
+    if graph_io:
+        findings.append({"module": "(graph)", "state": "changed", "changes": graph_io})
+    findings += [{"module": p, "state": "removed", "changes": {}} for p in only["old"]]
+    findings += [{"module": p, "state": "added", "changes": {}} for p in only["new"]]
+    findings.sort(key=lambda f: natural_key(f["module"]))
+    groups_o = {k: g.old for k, g in groups.items() if g.old}
+    groups_o.update({p: [p] for p in only["old"]})
+    groups_n = {k: g.new for k, g in groups.items() if g.new}
+    groups_n.update({p: [p] for p in only["new"]})
+    M_old, M_new = _module_graph(so, groups_o), _module_graph(sn, groups_n)
+    matches = {}
+    for key in ("inputs", "outputs"):
+        matches.update(zip(M_old.graph[key], M_new.graph[key]))
+    for node in M_old:
+        if node.startswith(_MODULE_PREFIX) and node in M_new:
+            matches[node] = node
+    inverse = {v: k for k, v in matches.items()}
+    added = [n for n in M_new if n not in inverse]
+    removed = [n for n in M_old if n not in matches]
+    changed, same = {}, []
+    for node in M_new:
+        if node not in inverse:
+            continue
+        key = M_new.nodes[node].get("module") if node.startswith(_MODULE_PREFIX) else None
+        if key is not None and _MODULE_PREFIX + key in changed_nodes:
+            changed[node] = changed_nodes[_MODULE_PREFIX + key]
+        else:
+            same.append(node)
+    result = ModuleDiffResult(
+        old=M_old, new=M_new, old_ir=old, new_ir=new, level=level, matches=matches,
+        modules={k: k for k in groups}, renames={}, added=added, removed=removed,
+        changed=changed, same=same, findings=findings, notes=notes,
+        groups={k: {"old": g.old, "new": g.new, "how": g.how} for k, g in groups.items()},
+        ops=op_alignment)
+    if union:
+        result.union = union_graph(M_old, M_new, result, old_order=list(M_old))
+        result.union.graph["diff_level"] = level
+    return result
+
+
+# ------------------------------------------------------------------ reports
+
+def _describe(changes):
+    out = []
+    ops = changes.get("ops") or {}
+    for old, new in ops.get("changed", []):
+        out.append(f"op {old} → {new}")
+    if ops.get("removed"):
+        out.append("ops removed: " + ", ".join(ops["removed"]))
+    if ops.get("added"):
+        out.append("ops added: " + ", ".join(ops["added"]))
+    for what in ("inputs", "outputs"):
+        if what in changes:
+            old, new = changes[what]
+            why = changes.get(what + "_why")
+            out.append(f"{what} {', '.join(map(format_shape, old)) or 'none'} → "
+                       f"{', '.join(map(format_shape, new)) or 'none'}"
+                       + (f" ({', '.join(why)})" if why else ""))
+        if what + "_dtype" in changes:
+            old, new = changes[what + "_dtype"]
+            out.append(f"{what} dtype {', '.join(map(str, old))} → {', '.join(map(str, new))}")
+    for name, (old, new) in (changes.get("params") or {}).items():
+        if old is None:
+            out.append(f"weight {name} {format_shape(new)} only in new")
+        elif new is None:
+            out.append(f"weight {name} {format_shape(old)} vanished")
+        else:
+            out.append(f"weight {name} {format_shape(old)} → {format_shape(new)}")
+    for name, (old, new) in (changes.get("param_dtype") or {}).items():
+        out.append(f"weight {name} {old} → {new}")
+    return out
+
+
+def to_text(result, old_name="old", new_name="new", *, notes=True):
+    """The cross-source diff as text; the first line names the level.
+
+    ``old → new (module level, trace vs onnx): modules, shapes and weights
+    agree (N modules)`` for a faithful export, else the counts and one line
+    per module that differs; then numeric results when present, then the
+    exporter's notes (folds, renamed initializers).
+    """
+    src = f"{result.old_ir.graph.get('source')} vs {result.new_ir.graph.get('source')}"
+    head = f"{old_name} → {new_name} ({result.level} level, {src}): "
+    counts = result.summary
+    lines = []
+    if not (result.added or result.removed or result.changed or result.findings):
+        lines.append(head + f"modules, shapes and weights agree ({counts['same']} modules)")
+    else:
+        lines.append(head + ", ".join(f"{counts[k]} {k}" for k in
+                                      ("added", "removed", "changed", "same")))
+        lines.append("changes by module:")
+        width = min(40, max(len(f["module"] or "(root)") for f in result.findings))
+        for f in result.findings:
+            what = "; ".join(_describe(f["changes"])) or f"module only in {'new' if f['state'] == 'added' else 'old'}"
+            sign = {"added": "+", "removed": "-", "changed": "~"}[f["state"]]
+            lines.append(f"  {(f['module'] or '(root)'):<{width}}  {sign} {what}")
+    if result.numeric:
+        lines += numeric_lines(result.numeric)
+    if result.level == "op" and result.ops:
+        for key, steps in result.ops.items():
+            diffs = [s for s in steps if s["state"] in ("changed", "added", "removed")]
+            if diffs:
+                lines.append(f"ops in {key or '(root)'}: " + "; ".join(
+                    f"{s['state']} {'+'.join(s['old']) or '∅'} → {'+'.join(s['new']) or '∅'}"
+                    for s in diffs))
+    if notes and result.notes:
+        lines.append("notes (exporter changes that are not differences):")
+        lines += [f"  {n}" for n in result.notes[:_MAX_NOTES]]
+        if len(result.notes) > _MAX_NOTES:
+            lines.append(f"  … {len(result.notes) - _MAX_NOTES} more (see the JSON output)")
+    return "\n".join(lines) + "\n"
+
+
+def numeric_lines(numeric):
+    """Text lines of a numeric comparison (see :func:`graphir.overlay.numeric.compare_numeric`)."""
+    lines = [f"numeric (atol {numeric['atol']:g}, rtol {numeric['rtol']:g}): "
+             + ("all modules within tolerance" if numeric.get("ok") else
+                f"{sum(1 for r in numeric['modules'] if not r['ok'])} modules out of tolerance")]
+    for row in numeric["modules"]:
+        if not row["ok"]:
+            lines.append(f"  {row['module'] or '(output)'}  max abs {row['max_abs']:.3g}, "
+                         f"max rel {row['max_rel']:.3g}")
+    lines += [f"  note: {n}" for n in numeric.get("notes", [])]
+    return lines
+
+
+def to_json_dict(result):
+    """The cross-source diff as JSON: today's keys plus ``level``, ``findings``, ``notes``.
+
+    ``{"level", "sources": [old, new], "summary", "added", "removed",
+    "changed", "renamed", "findings": [{"module", "state", "changes"}],
+    "notes": [...], "numeric": {...} or null, "ops": {...} (op level)}``.
+    """
+    def entry(M, node):
+        data = M.nodes[node]
+        return {"id": node, "op": data.get("op"), "module": data.get("module") or ""}
+
+    out = {
+        "level": result.level,
+        "sources": [result.old_ir.graph.get("source"), result.new_ir.graph.get("source")],
+        "summary": result.summary,
+        "added": sorted((entry(result.new, n) for n in result.added),
+                        key=lambda e: natural_key(e["id"])),
+        "removed": sorted((entry(result.old, n) for n in result.removed),
+                          key=lambda e: natural_key(e["id"])),
+        "changed": sorted((dict(entry(result.new, n), changes=c)
+                           for n, c in result.changed.items()),
+                          key=lambda e: natural_key(e["id"])),
+        "renamed": [],
+        "findings": result.findings,
+        "notes": list(result.notes),
+        "numeric": result.numeric,
+    }
+    if result.level == "op":
+        out["ops"] = result.ops
+    return out
