@@ -154,7 +154,11 @@ GLUE = frozenset({
     "expand", "constant", "getitem", "full", "arange", "concat", "split", "contiguous",
     "Reshape", "Flatten", "Transpose", "Cast", "CastLike", "Shape", "Identity", "Unsqueeze",
     "Squeeze", "Expand", "Constant", "ConstantOfShape", "Gather", "Slice", "Concat", "Range",
-    "Split", "Size", "Equal", "Where", "Not",
+    "Split", "Size", "Equal", "Not",
+    # TorchScript list/number plumbing, torch.export's symbolic sizes and asserts
+    "NumToTensor", "ScalarImplicit", "ListUnpack", "ListConstruct", "TupleConstruct",
+    "TupleUnpack", "Int", "Float", "ImplicitTensorToNum", "sym_size", "sym_constrain_range",
+    "_assert_scalar", "_assert_tensor_metadata", "sym_constrain_range_for_size",
 })
 
 #: Torch ops an exporter may fold into the op before them (BatchNorm after a
@@ -192,6 +196,11 @@ def canonical_op(op):
     if op in _ONNX_ONE_TO_ONE:
         return _ONNX_ONE_TO_ONE[op]
     name = op
+    if name.startswith(("aten.", "torch.ops.aten.")):      # aten.<op>.<overload>
+        name = name[len("torch.ops."):] if name.startswith("torch.ops.") else name
+        name = name.split(".")[1] if name.count(".") >= 1 else name
+        return _TORCH_ALIASES.get(name.rstrip("_") if not name.endswith("__") else name,
+                                  name.rstrip("_") if not name.endswith("__") else name)
     for prefix in _PREFIXES:
         if name.startswith(prefix):
             name = name[len(prefix):]

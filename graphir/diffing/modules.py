@@ -190,9 +190,14 @@ class _Side:
         return self.G.graph.get("source") in _DYNAMIC_AWARE
 
 
+def _module_path(data):
+    """A node's module path; torch.export's placeholder stacks count as the root."""
+    path = data.get("module") or ""
+    return "" if path.startswith("_empty_nn_module_stack") else path
+
+
 def _raw_paths(G):
-    return {data.get("module") or "" for _, data in G.nodes(data=True)
-            if data.get("kind") == "op"}
+    return {_module_path(data) for _, data in G.nodes(data=True) if data.get("kind") == "op"}
 
 
 def _side(G, mapping):
@@ -200,11 +205,11 @@ def _side(G, mapping):
     module_of, direct, types, raw = {}, defaultdict(list), {}, defaultdict(set)
     for node in order:
         data = G.nodes[node]
-        path = mapping.get(data.get("module") or "", data.get("module") or "")
+        path = mapping.get(_module_path(data), _module_path(data))
         if data.get("kind") != "op":
             path = ""
         module_of[node] = path
-        raw[path].add(data.get("module") or "")
+        raw[path].add(_module_path(data))
         if data.get("kind") == "op":
             direct[path].append(node)
             if data.get("module_type") and path not in types:
@@ -301,23 +306,46 @@ def _dims_differ(a, b, dynamic_a, dynamic_b):
     return None
 
 
-def _compare_tensors(old, new, old_side, new_side, what):
-    """Changes between two boundary tensor lists (``what`` is inputs/outputs)."""
-    to = [_tensor(old_side.G, k) for k in old]
-    tn = [_tensor(new_side.G, k) for k in new]
+def _known(shape):
+    """A shape with ONNX shape inference's invented names (``unk__3``) as unknown."""
+    if shape is None:
+        return None
+    return [None if isinstance(d, str) and d.startswith("unk__") else d for d in shape]
+
+
+def _boundary_tensors(side, keys):
+    """Distinct tensors of rank ≥ 1 with a known shape, in order."""
+    out, seen = [], set()
+    for key in keys:
+        t = _tensor(side.G, key)
+        shape = _known(t.get("shape"))
+        if not shape or (len(shape) == 1 and t.get("dtype") in ("int64", "int32")):
+            continue                     # scalars and shape tensors: plumbing
+        mark = (repr(shape), t.get("dtype"))
+        if mark not in seen:
+            seen.add(mark)
+            out.append({"shape": shape, "dtype": t.get("dtype")})
+    return out
+
+
+def _compare_tensors(old, new, old_side, new_side, what, reshaped=False):
+    """Changes between two boundary tensor lists (``what`` is inputs/outputs).
+
+    Only tensors of known shape and rank ≥ 1 count (scalars and symbolic
+    sizes are exporter plumbing); when the two sides cross a boundary with
+    a different number of such tensors (an exporter hoisted a shared mask
+    or constant out of the module), the boundary is not compared.
+    """
+    to, tn = _boundary_tensors(old_side, old), _boundary_tensors(new_side, new)
     changes = {}
-    shapes_o = [t.get("shape") for t in to]
-    shapes_n = [t.get("shape") for t in tn]
-    if len(to) != len(tn):
-        # exporters split and merge boundary tensors (a shared mask, a
-        # constant folded in): compare the multiset of known shapes instead
-        known_o = sorted(format_shape(s) for s in shapes_o if s is not None)
-        known_n = sorted(format_shape(s) for s in shapes_n if s is not None)
-        if known_o and known_n and not set(known_o) & set(known_n):
-            changes[what] = [shapes_o, shapes_n]
+    if len(to) != len(tn) or not to:
         return changes
+    shapes_o = [t["shape"] for t in to]
+    shapes_n = [t["shape"] for t in tn]
     reasons = [_dims_differ(a, b, old_side.dynamic_aware, new_side.dynamic_aware)
                for a, b in zip(shapes_o, shapes_n)]
+    if reshaped:            # a reshape moved across the boundary by an exporter
+        reasons = [None if r == "rank" else r for r in reasons]
     if any(reasons):
         changes[what] = [shapes_o, shapes_n]
         changes[what + "_why"] = sorted({r for r in reasons if r})
@@ -326,6 +354,16 @@ def _compare_tensors(old, new, old_side, new_side, what):
     if any(a and b and a != b for a, b in zip(dtypes_o, dtypes_n)):
         changes[what + "_dtype"] = [dtypes_o, dtypes_n]
     return changes
+
+
+def _edge_glue(side, members):
+    """Whether a group's first and last ops are reshapes/transposes."""
+    ops = _ops(side, members)
+    if not ops:
+        return False, False
+    is_glue = [canonical_op(side.G.nodes[n]["op"]) in ("reshape", "transpose", "flatten")
+               for n in (ops[0], ops[-1])]
+    return is_glue[0], is_glue[1]
 
 
 def _same_or_transposed(a, b):
@@ -540,24 +578,49 @@ class ModuleDiffResult:
 
     @property
     def summary(self):
-        """Counts: ``{"added", "removed", "changed", "same"}`` (module nodes)."""
-        return {"added": len(self.added), "removed": len(self.removed),
-                "changed": len(self.changed), "same": len(self.same)}
+        """Module counts: ``{"added", "removed", "changed", "same"}``.
+
+        Modules (or folded groups), not drawn nodes: a module only on one
+        side, a module that differs, a matched module that agrees.
+        """
+        states = [f["state"] for f in self.findings if f["module"] != "(graph)"]
+        changed = sum(1 for s in states if s == "changed")
+        return {"added": states.count("added"), "removed": states.count("removed"),
+                "changed": changed,
+                "same": max(0, sum(1 for g in self.groups.values() if g["how"] != "elided")
+                            - changed)}
 
     @property
     def has_differences(self):
-        """True when a module was added, removed or changed, or numbers disagree."""
+        """True when a module or the graph's inputs/outputs differ, or numbers disagree."""
         numeric_fail = bool(self.numeric and not self.numeric.get("ok", True))
-        return bool(self.added or self.removed or self.changed or self.findings
-                    or numeric_fail)
+        return bool(self.findings or numeric_fail)
 
 
 def _calls(side, members):
-    """The op nodes of a group split into calls: weakly connected runs, in order."""
+    """The op nodes of a group split into calls, so that contracting each stays acyclic.
+
+    Walking the ops in topological order, a new call starts at an op that
+    the current call reaches through a node outside the group (a ReLU
+    module applied twice in a block; an attention module whose ops run
+    before and after its child projection).
+    """
+    G = side.G
     ops = _ops(side, members)
-    position = {n: i for i, n in enumerate(ops)}
-    parts = nx.weakly_connected_components(side.G.subgraph(ops))
-    return sorted((sorted(p, key=position.get) for p in parts), key=lambda p: position[p[0]])
+    inside = set(ops)
+    calls, current, escaped = [], [], set()
+    for op in ops:
+        if current and op in escaped:
+            calls.append(current)
+            current, escaped = [], set()
+        current.append(op)
+        for succ in G._succ[op]:
+            if succ not in inside and succ not in escaped:
+                escaped.add(succ)
+                escaped |= nx.descendants(G, succ)
+    if current:
+        calls.append(current)
+    return calls
 
 
 def _call_id(key, k):
@@ -632,6 +695,13 @@ def _module_graph(side, node_groups):
         ir.add_edge(M, su, sv, port, sum(1 for e in seen if e[1] == sv) - 1)
     M.graph["inputs"] = list(G.graph.get("inputs", []))
     M.graph["outputs"] = list(G.graph.get("outputs", []))
+    dropped = 0
+    while not nx.is_directed_acyclic_graph(M):   # two groups interleaved: rare
+        u, v, key = nx.find_cycle(M)[-1][:3]
+        M.remove_edge(u, v, key)
+        dropped += 1
+    if dropped:
+        M.graph["notes"] = [f"dropped {dropped} module edges that closed a cycle"]
     return M
 
 
@@ -683,10 +753,14 @@ def diff_across_sources(old, new, *, level="module", union=True):
         if steps is not None:
             op_alignment[key] = [{"state": s.state, "old": list(s.old), "new": list(s.new)}
                                  for s in steps]
-        i_o, o_o = _boundary(so, group.old, subtree=False)
-        i_n, o_n = _boundary(sn, group.new, subtree=False)
-        changes.update(_compare_tensors(i_o, i_n, so, sn, "inputs"))
-        changes.update(_compare_tensors(o_o, o_n, so, sn, "outputs"))
+        if key:            # the root's boundary is the graph's: compared below
+            i_o, o_o = _boundary(so, group.old, subtree=False)
+            i_n, o_n = _boundary(sn, group.new, subtree=False)
+            first, last = _edge_glue(so, group.old), _edge_glue(sn, group.new)
+            changes.update(_compare_tensors(i_o, i_n, so, sn, "inputs",
+                                            reshaped=first[0] or last[0]))
+            changes.update(_compare_tensors(o_o, o_n, so, sn, "outputs",
+                                            reshaped=first[1] or last[1]))
         folded = []
         if group.how:
             folded = [p for p in group.old + group.new
@@ -750,9 +824,46 @@ def diff_across_sources(old, new, *, level="module", union=True):
         groups={k: {"old": g.old, "new": g.new, "how": g.how} for k, g in groups.items()},
         ops=op_alignment)
     if union:
-        result.union = union_graph(M_old, M_new, result, old_order=list(M_old))
-        result.union.graph["diff_level"] = level
+        U = union_graph(M_old, M_new, result, old_order=list(M_old))
+        _restate(U, result, groups, only, changed_nodes)
+        U.graph["diff_level"] = level
+        U.graph["diff_summary"] = result.summary
+        result.union = U
     return result
+
+
+def _restate(U, result, groups, only, changed_nodes):
+    """Give every union node its module's verdict, and the result lists with it.
+
+    A module's calls may split differently on the two sides, and an elided
+    dropout exists on one side only: neither is a difference, so a node's
+    state is its module's (added, removed, changed or same), not whether
+    the same node id exists on both sides.
+    """
+    added, removed, changed, same = [], [], {}, []
+    for node, data in U.nodes(data=True):
+        state = data["diff"]
+        if data.get("kind") == "module":
+            key = data.get("module") or ""
+            old_only = node not in result.new
+            state = ("added" if key in only["new"] else "removed" if key in only["old"] else
+                     "same" if old_only else
+                     "changed" if _MODULE_PREFIX + key in changed_nodes else "same")
+            data.pop("changes", None)
+            if state == "changed":
+                data["changes"] = changed_nodes[_MODULE_PREFIX + key]
+        elif state == "changed":
+            state = "same"
+        data["diff"] = state
+        if state == "added":
+            added.append(node)
+        elif state == "removed":
+            removed.append(data.get("old_id", node))
+        elif state == "changed":
+            changed[node] = data["changes"]
+        else:
+            same.append(node)
+    result.added, result.removed, result.changed, result.same = added, removed, changed, same
 
 
 # ------------------------------------------------------------------ reports
