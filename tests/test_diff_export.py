@@ -1,0 +1,256 @@
+"""Did the export keep my model? A CNN and a transformer against their exports (issue 14).
+
+Each model is exported once per module (dynamo ONNX, legacy ONNX, .pt2,
+TorchScript) and compared by module with
+:func:`graphir.diffing.modules.diff_across_sources`; altered ONNX copies
+(one block's activation changed, a layer removed, an input made static, a
+weight perturbed) must be found and named at the right module.
+"""
+
+import warnings
+
+import onnx
+import pytest
+import torch
+
+from graphir import ir
+from graphir.converters.fx import from_exported_program
+from graphir.converters.onnx import from_onnx
+from graphir.converters.torchscript import from_torchscript
+from graphir.converters.trace import from_trace
+from graphir.diffing.modules import default_level, diff_across_sources, to_json_dict, to_text
+from graphir.overlay.numeric import (compare_numeric, exported_runner, module_runner,
+                                     onnx_runner, torchscript_runner)
+from samples.gpt2 import GPT2Model, gpt2_tiny
+from samples.resnet import resnet_tiny
+
+
+class PlainGPT2(GPT2Model):
+    """The sample GPT-2 returning a tensor (TorchScript traces no dataclasses)."""
+
+    def forward(self, input_ids, attention_mask):
+        return super().forward(input_ids, attention_mask, return_dict=False)[0]
+
+
+def _export_all(folder, model, inputs, names, dynamic):
+    """Trace IR plus the four exports as ``{kind: (IR, artefact)}``."""
+    warnings.filterwarnings("ignore")
+    dims = {name: {axis: torch.export.Dim(label, min=2 if label == "batch" else 1, max=64)
+                   for axis, label in axes.items()} for name, axes in dynamic.items()}
+    out = {"trace": (from_trace(model, inputs, name="trace"), model)}
+    path = folder / "dyn.onnx"
+    torch.onnx.export(model, inputs, str(path), dynamo=True, input_names=names,
+                      dynamic_shapes=dims, verbose=False)
+    out["dynamo"] = (from_onnx(onnx.load(str(path)), name="dynamo"), onnx.load(str(path)))
+    path = folder / "legacy.onnx"
+    torch.onnx.export(model, inputs, str(path), dynamo=False, input_names=names,
+                      dynamic_axes=dynamic)
+    out["legacy"] = (from_onnx(onnx.load(str(path)), name="legacy"), onnx.load(str(path)))
+    program = torch.export.export(model, inputs, dynamic_shapes=dims)
+    torch.export.save(program, str(folder / "m.pt2"))
+    loaded = torch.export.load(str(folder / "m.pt2"))
+    out["pt2"] = (from_exported_program(loaded, name="pt2"), loaded)
+    scripted = torch.jit.trace(model, inputs)
+    scripted.save(str(folder / "m.ts"))
+    loaded_ts = torch.jit.load(str(folder / "m.ts"))
+    out["torchscript"] = (from_torchscript(loaded_ts, name="ts"), loaded_ts)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cnn(tmp_path_factory):
+    model, (x,) = resnet_tiny()
+    x = x.repeat(2, 1, 1, 1)             # batch 2: a batch of 1 would be specialised
+    exports = _export_all(tmp_path_factory.mktemp("cnn"), model, (x,), ["x"],
+                          {"x": {0: "batch"}})
+    return model, (x,), exports
+
+
+@pytest.fixture(scope="module")
+def gpt(tmp_path_factory):
+    base, (ids, mask) = gpt2_tiny()
+    model = PlainGPT2(base.config).eval()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():                # trained-like weights: no zero biases, no equal norms
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator) * 0.1)
+    inputs = (ids.repeat(2, 1), mask.repeat(2, 1))
+    exports = _export_all(tmp_path_factory.mktemp("gpt"), model, inputs,
+                          ["input_ids", "attention_mask"],
+                          {"input_ids": {0: "batch", 1: "seq"},
+                           "attention_mask": {0: "batch", 1: "seq"}})
+    return model, inputs, exports
+
+
+KINDS = ["dynamo", "legacy", "pt2", "torchscript"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("which", ["cnn", "gpt"])
+def test_faithful_export_has_no_structural_difference(request, which, kind):
+    _, _, exports = request.getfixturevalue(which)
+    old, new = exports["trace"][0], exports[kind][0]
+    # trace and torch.export speak the same (torch) vocabulary
+    assert default_level(old, new) == ("op" if kind == "pt2" else "module")
+    result = diff_across_sources(old, new)
+    text = to_text(result, "model", kind)
+    assert not result.has_differences, text
+    assert "modules, shapes and weights agree" in text and "(module level" in text
+    assert result.summary["same"] >= 10
+    ir.validate(result.union)
+    assert {d for _, d in result.union.nodes(data="diff")} <= {"same"}
+    swapped = diff_across_sources(new, old)
+    assert not swapped.has_differences, to_text(swapped)
+
+
+def test_folds_are_notes_not_differences(cnn):
+    _, _, exports = cnn
+    dyn = diff_across_sources(exports["trace"][0], exports["dynamo"][0])
+    assert "layer1.0.conv1 (old side only) merged into layer1.0.bn1" in dyn.notes
+    assert dyn.groups["layer1.0.bn1"]["old"] == ["layer1.0.bn1", "layer1.0.conv1"]
+    legacy = diff_across_sources(exports["trace"][0], exports["legacy"][0])
+    assert "layer1.0.bn1 (old side only) folded into layer1.0.conv1" in legacy.notes
+    assert any(n.startswith("layer1.0.conv1: layer1.0.conv1.weight stored as onnx::Conv_")
+               for n in legacy.notes)
+    assert "layer1.0.relu_1 (new) read as layer1.0.relu: a repeated call" in legacy.notes
+
+
+def _copy(model):
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    return copy
+
+
+def _onnx_node(model, G, node_id):
+    name = G.nodes[node_id]["name"]
+    return next(n for n in model.graph.node if n.name == name)
+
+
+def _relu_to_sigmoid(model, G, node_id):
+    altered = _copy(model)
+    _onnx_node(altered, G, node_id).op_type = "Sigmoid"
+    return altered
+
+
+def _remove_node(model, G, node_id):
+    """Drop one single-input node and feed its consumers its first input."""
+    altered = _copy(model)
+    node = _onnx_node(altered, G, node_id)
+    source, output = node.input[0], node.output[0]
+    altered.graph.node.remove(node)
+    for other in altered.graph.node:
+        for i, name in enumerate(other.input):
+            if name == output:
+                other.input[i] = source
+    del altered.graph.value_info[:]
+    return altered
+
+
+@pytest.mark.parametrize("kind,relu", [("dynamo", "layer1.1.relu/Relu#0"),
+                                       ("legacy", "layer1.1.relu/Relu#0")])
+def test_changed_activation_is_named_at_its_module(cnn, kind, relu):
+    _, _, exports = cnn
+    G, model = exports[kind]
+    altered = from_onnx(_relu_to_sigmoid(model, G, relu), name="altered")
+    result = diff_across_sources(exports["trace"][0], altered)
+    assert result.has_differences
+    modules = {f["module"]: f for f in result.findings}
+    assert set(modules) == {"layer1.1.relu"}, to_text(result)
+    assert modules["layer1.1.relu"]["changes"]["ops"] == {"changed": [["relu", "Sigmoid"]]}
+    assert "layer1.1.relu  ~ op relu → Sigmoid" in to_text(result)
+    assert result.union.nodes["module:layer1.1.relu"]["diff"] == "changed"
+    swapped = diff_across_sources(altered, exports["trace"][0])
+    assert swapped.findings[0]["changes"]["ops"] == {"changed": [["Sigmoid", "relu"]]}
+    data = to_json_dict(result)
+    assert data["level"] == "module" and data["sources"] == ["trace", "onnx"]
+
+
+def test_op_level_aligns_ops_inside_modules(gpt):
+    _, _, exports = gpt
+    result = diff_across_sources(exports["trace"][0], exports["dynamo"][0], level="op")
+    assert not result.has_differences, to_text(result)
+    steps = result.ops["h.0.mlp.c_fc"]
+    assert {s["state"] for s in steps} <= {"same", "glue"}
+    assert any(s["old"] == ["torch.nn.functional.linear"] and s["new"] == ["Gemm"]
+               for s in steps), steps
+    ln = [s for s in result.ops["h.0.ln_1"] if s["state"] == "same"]
+    assert ln and ln[0]["old"] == ["torch.nn.functional.layer_norm"]
+    assert "(op level" in to_text(result)
+
+
+def test_removed_layer_is_found_and_sides_swap(cnn):
+    _, _, exports = cnn
+    G, model = exports["legacy"]
+    altered = from_onnx(_remove_node(model, G, "layer1.1.conv2/Conv#0"), name="altered")
+    result = diff_across_sources(exports["trace"][0], altered)
+    removed = [f["module"] for f in result.findings if f["state"] == "removed"]
+    # the legacy Conv carried the folded BatchNorm: both modules went with it
+    assert removed == ["layer1.1.bn2", "layer1.1.conv2"], to_text(result)
+    assert result.summary["removed"] == 2 and result.summary["added"] == 0
+    swapped = diff_across_sources(altered, exports["trace"][0])
+    assert [f["module"] for f in swapped.findings if f["state"] == "added"] == removed
+    assert swapped.summary["added"] == 2 and swapped.summary["removed"] == 0
+    assert "module:layer1.1.conv2" in result.removed
+    assert "module:layer1.1.conv2" in swapped.added
+
+
+def test_input_made_static_is_found(cnn):
+    _, _, exports = cnn
+    _, model = exports["dynamo"]
+    altered = _copy(model)
+    altered.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
+    del altered.graph.value_info[:]
+    for output in altered.graph.output:
+        output.type.tensor_type.shape.dim[0].dim_value = 2
+    G = from_onnx(altered, name="static")
+    pt2 = exports["pt2"][0]
+    assert not diff_across_sources(pt2, exports["dynamo"][0]).has_differences
+    result = diff_across_sources(pt2, G)
+    text = to_text(result)
+    assert result.has_differences
+    graph = next(f for f in result.findings if f["module"] == "(graph)")
+    assert graph["changes"]["inputs_why"] == ["dynamic → static"], text
+    assert "conv1" not in {f["module"] for f in result.findings}      # merged into bn1
+    assert any(f["module"] == "layer1.0.bn1" and "dynamic → static" in
+               f["changes"].get("inputs_why", []) for f in result.findings), text
+    # the trace records the example's sizes only: it cannot tell
+    assert not diff_across_sources(exports["trace"][0], G).has_differences
+
+
+def test_numeric_finds_a_perturbed_weight_at_its_module(cnn):
+    model, inputs, exports = cnn
+    G, onnx_model = exports["dynamo"]
+    result = diff_across_sources(exports["trace"][0], G)
+    numeric = compare_numeric(result, module_runner(model), onnx_runner(onnx_model, G), inputs)
+    assert numeric["ok"], numeric
+    assert {r["module"] for r in numeric["modules"]} >= {"layer1.0.bn1", "fc", ""}
+    altered = _copy(onnx_model)
+    init = next(t for t in altered.graph.initializer if t.name == "layer1.1.conv2.weight")
+    array = onnx.numpy_helper.to_array(init).copy()
+    array.flat[0] += 1e-2
+    init.CopyFrom(onnx.numpy_helper.from_array(array, init.name))
+    G2 = from_onnx(altered, name="perturbed")
+    result = diff_across_sources(exports["trace"][0], G2)
+    assert not result.findings                       # structure cannot show it
+    numeric = compare_numeric(result, module_runner(model), onnx_runner(altered, G2), inputs)
+    bad = [r["module"] for r in numeric["modules"] if not r["ok"]]
+    assert "layer1.1.bn2" in bad, numeric
+    # upstream of the perturbed conv, everything agrees
+    assert not any(m.startswith(("layer1.0", "layer1.1.bn1", "bn1", "maxpool")) for m in bad)
+    first = next(r for r in numeric["modules"] if r["module"] == "layer1.1.bn2")
+    assert 1e-4 < first["max_abs"] < 1.0
+    assert result.has_differences
+    assert "layer1.1.bn2  max abs" in to_text(result)
+
+
+def test_numeric_pt2_and_torchscript(cnn):
+    model, inputs, exports = cnn
+    trace = exports["trace"][0]
+    pt2 = diff_across_sources(trace, exports["pt2"][0])
+    numeric = compare_numeric(pt2, module_runner(model), exported_runner(exports["pt2"][1]),
+                              inputs)
+    assert numeric["ok"] and len(numeric["modules"]) > 10
+    ts = diff_across_sources(trace, exports["torchscript"][0])
+    numeric = compare_numeric(ts, module_runner(model),
+                              torchscript_runner(exports["torchscript"][1]), inputs)
+    assert numeric["ok"] and [r["module"] for r in numeric["modules"]] == [""]
