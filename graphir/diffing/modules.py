@@ -627,7 +627,28 @@ def _call_id(key, k):
     return _MODULE_PREFIX + key + (f"#{k}" if k else "")
 
 
-def _module_graph(side, node_groups):
+def _short_name(path):
+    """``conv1`` for ``layer1.0.conv1``; ``layer1.0`` for a numbered module; ``(root)``."""
+    if not path:
+        return "(root)"
+    parts = path.split(".")
+    return ".".join(parts[-2:]) if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
+
+
+def _call_label(side, members, call, is_container):
+    """A module node's label: its name(s), and for a container or the root its ops."""
+    label = "+".join(_short_name(p) for p in members)
+    if is_container:
+        ops = []
+        for n in call:
+            op = _short(side.G.nodes[n]["op"])
+            if op not in ops:
+                ops.append(op)
+        label += " · " + ", ".join(ops[:2]) + (", …" if len(ops) > 2 else "")
+    return label
+
+
+def _module_graph(side, node_groups, other_types=None):
     """One ``module:<key>[#k]`` node per call of each group, plus the I/O nodes.
 
     A module called twice (a ReLU reused in a block) gets one node per call,
@@ -670,8 +691,10 @@ def _module_graph(side, node_groups):
         key = target[len(_MODULE_PREFIX):].split("#")[0]
         members = node_groups.get(key, [key])
         call = next((c for c in calls_of.get(key, []) if node in c), [node])
-        module_type = "+".join(t for t in (side.types.get(p) for p in members) if t) or None
-        label = "+".join(p.rsplit(".", 1)[-1] or "(root)" for p in members)
+        types = {**(other_types or {}), **{p: t for p, t in side.types.items() if t}}
+        module_type = "+".join(t for t in (types.get(p) for p in members) if t) or None
+        is_container = not key or any(p.startswith(key + ".") for p in side.paths)
+        label = _call_label(side, members, call, is_container)
         params = {}
         for n in call:
             for name, info in (G.nodes[n].get("params") or {}).items():
@@ -679,9 +702,10 @@ def _module_graph(side, node_groups):
         ir.add_node(M, target, kind="module", op="module", name=key or "(root)",
                     label=label, module=key, module_type=module_type,
                     scope=ir.scope_from_path(key, module_type,
-                                             {p: side.types.get(p) for p in _ancestors(key)}),
+                                             {p: types.get(p) for p in _ancestors(key)}),
                     outputs=[_tensor(G, k) for k in outs_of.get(target, [])],
                     params=params, children=len(call), members=list(members))
+        M.graph.setdefault("_call_ops", {})[target] = [G.nodes[n]["op"] for n in call]
     seen = set()
     for u, v, data in G.edges(data=True):
         su, sv = node_of[u], node_of[v]
@@ -798,7 +822,8 @@ def diff_across_sources(old, new, *, level="module", union=True):
     groups_o.update({p: [p] for p in only["old"]})
     groups_n = {k: g.new for k, g in groups.items() if g.new}
     groups_n.update({p: [p] for p in only["new"]})
-    M_old, M_new = _module_graph(so, groups_o), _module_graph(sn, groups_n)
+    M_old = _module_graph(so, groups_o, sn.types)
+    M_new = _module_graph(sn, groups_n, so.types)
     matches = {}
     for key in ("inputs", "outputs"):
         matches.update(zip(M_old.graph[key], M_new.graph[key]))
@@ -825,11 +850,46 @@ def diff_across_sources(old, new, *, level="module", union=True):
         ops=op_alignment)
     if union:
         U = union_graph(M_old, M_new, result, old_order=list(M_old))
-        _restate(U, result, groups, only, changed_nodes)
+        _restate(U, result, groups, only, _per_call(M_old, M_new, changed_nodes))
         U.graph["diff_level"] = level
         U.graph["diff_summary"] = result.summary
         result.union = U
     return result
+
+
+def _per_call(M_old, M_new, changed_nodes):
+    """Changes per module call node: a module called twice may differ in one call only.
+
+    When a changed module differs only in its ops and has as many calls on
+    both sides, each call's ops are aligned on their own; a call whose ops
+    agree is unchanged. Otherwise every call carries the module's changes.
+    """
+    calls_o = M_old.graph.pop("_call_ops", {})
+    calls_n = M_new.graph.pop("_call_ops", {})
+    count_o, count_n = defaultdict(int), defaultdict(int)
+    for node in calls_o:
+        count_o[M_old.nodes[node]["module"]] += 1
+    for node in calls_n:
+        count_n[M_new.nodes[node]["module"]] += 1
+    out = {}
+    for node in calls_n:
+        key = M_new.nodes[node]["module"]
+        changes = changed_nodes.get(_MODULE_PREFIX + key)
+        if changes is None:
+            continue
+        if set(changes) == {"ops"} and count_o[key] == count_n[key] and node in calls_o:
+            steps = align_ops(calls_o[node], calls_n[node])
+            ops = defaultdict(list)
+            for step in steps:
+                if step.state == "changed":
+                    ops["changed"].append([_short(step.old[0]), _short(step.new[0])])
+                elif step.state in ("added", "removed"):
+                    ops[step.state].append(_short((step.new or step.old)[0]))
+            if ops:
+                out[node] = {"ops": dict(ops)}
+        else:
+            out[node] = changes
+    return out
 
 
 def _restate(U, result, groups, only, changed_nodes):
@@ -847,11 +907,10 @@ def _restate(U, result, groups, only, changed_nodes):
             key = data.get("module") or ""
             old_only = node not in result.new
             state = ("added" if key in only["new"] else "removed" if key in only["old"] else
-                     "same" if old_only else
-                     "changed" if _MODULE_PREFIX + key in changed_nodes else "same")
+                     "same" if old_only else "changed" if node in changed_nodes else "same")
             data.pop("changes", None)
             if state == "changed":
-                data["changes"] = changed_nodes[_MODULE_PREFIX + key]
+                data["changes"] = changed_nodes[node]
         elif state == "changed":
             state = "same"
         data["diff"] = state
