@@ -21,7 +21,7 @@ from graphir.converters.trace import from_trace
 from graphir.diffing.modules import default_level, diff_across_sources, to_json_dict, to_text
 from graphir.overlay.numeric import (compare_numeric, exported_runner, module_runner,
                                      onnx_runner, torchscript_runner)
-from samples.gpt2 import GPT2Model, gpt2_tiny
+from samples.gpt2 import GPT2LMHeadModel, GPT2Model, _example_inputs, gpt2_lm, gpt2_tiny
 from samples.resnet import resnet_tiny
 
 
@@ -254,3 +254,48 @@ def test_numeric_pt2_and_torchscript(cnn):
     numeric = compare_numeric(ts, module_runner(model),
                               torchscript_runner(exports["torchscript"][1]), inputs)
     assert numeric["ok"] and [r["module"] for r in numeric["modules"]] == [""]
+
+
+class PlainLM(GPT2LMHeadModel):
+    """The sample GPT-2 LM (embedding tied to the head) returning a tensor."""
+
+    def forward(self, input_ids, attention_mask):
+        return super().forward(input_ids, attention_mask, return_dict=False)[0]
+
+
+def test_tied_weight_stored_twice_and_mask_folded(tmp_path):
+    base = gpt2_lm()
+    model = PlainLM(base.transformer.config).eval()
+    model.load_state_dict(base.state_dict())
+    inputs = _example_inputs()
+    path = tmp_path / "lm.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, inputs, str(path), dynamo=False,
+                          input_names=["input_ids", "attention_mask"])
+        trace = from_trace(model, inputs, name="lm")
+    exported = from_onnx(onnx.load(str(path)), name="lm.onnx")
+    result = diff_across_sources(trace, exported)
+    found = {f["module"]: f["changes"] for f in result.findings}
+    copies = found["lm_head"]["duplicated"]["transformer.wte.weight"]
+    assert copies[0] == "transformer.wte.weight" and copies[1].startswith("onnx::MatMul_")
+    folded = found["transformer.h.0.attn"]["constants"]["transformer.h.0.attn.bias"]
+    assert folded[0] == [1, 1, 128, 128] and folded[2] == [1, 1, 16, 16]
+    text = to_text(result)
+    assert "tied weight transformer.wte.weight stored 2 times" in text
+    assert "folded into the constant" in text
+    swapped = diff_across_sources(exported, trace)
+    assert {f["module"] for f in swapped.findings} == set(found)
+
+
+def test_dynamic_to_static_cascade_is_one_line(cnn):
+    _, _, exports = cnn
+    _, model = exports["dynamo"]
+    altered = _copy(model)
+    altered.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
+    del altered.graph.value_info[:]
+    result = diff_across_sources(exports["pt2"][0], from_onnx(altered, name="static"))
+    lines = to_text(result).splitlines()
+    assert lines[2].startswith("  (graph)") and "(dynamic → static)" in lines[2]
+    assert lines[3].startswith("  … and ") and "modules whose boundaries follow" in lines[3]
+    assert len(result.findings) > 10          # the JSON keeps every module

@@ -108,6 +108,11 @@ _DYNAMIC_AWARE = {"onnx", "export"}
 
 _MODULE_PREFIX = "module:"
 _MAX_NOTES = 12
+#: Ops an exporter moves across module boundaries (the dynamo exporter's
+#: head-merging reshape lands in the next projection, its Split in the root).
+_BOUNDARY_GLUE = frozenset({"reshape", "transpose", "flatten", "split", "getitem",
+                            "unsqueeze", "squeeze", "expand"})
+_DYNAMISM = {"dynamic → static", "static → dynamic"}
 _CALL_SUFFIX = re.compile(r"^(.*[^\d_])_(\d+)$")
 
 
@@ -344,8 +349,8 @@ def _compare_tensors(old, new, old_side, new_side, what, reshaped=False):
     shapes_n = [t["shape"] for t in tn]
     reasons = [_dims_differ(a, b, old_side.dynamic_aware, new_side.dynamic_aware)
                for a, b in zip(shapes_o, shapes_n)]
-    if reshaped:            # a reshape moved across the boundary by an exporter
-        reasons = [None if r == "rank" else r for r in reasons]
+    if reshaped:            # a reshape or split moved across the boundary by an exporter
+        reasons = [None if r in ("rank", "size") else r for r in reasons]
     if any(reasons):
         changes[what] = [shapes_o, shapes_n]
         changes[what + "_why"] = sorted({r for r in reasons if r})
@@ -361,8 +366,7 @@ def _edge_glue(side, members):
     ops = _ops(side, members)
     if not ops:
         return False, False
-    is_glue = [canonical_op(side.G.nodes[n]["op"]) in ("reshape", "transpose", "flatten")
-               for n in (ops[0], ops[-1])]
+    is_glue = [canonical_op(side.G.nodes[n]["op"]) in _BOUNDARY_GLUE for n in (ops[0], ops[-1])]
     return is_glue[0], is_glue[1]
 
 
@@ -408,6 +412,16 @@ def _compare_params(po, pn, folded_prefixes, notes, where):
                 break
     for name_o, name_n in renamed:
         notes.append(f"{where}: {name_o} stored as {name_n}")
+    for name in list(only_o):                 # a buffer sliced and folded (a causal mask)
+        if folded(name) or po[name].get("kind") != "buffer":
+            continue
+        target = next((n for n in only_n if len(pn[n].get("shape") or []) ==
+                       len(po[name].get("shape") or [])), None)
+        if target is not None:
+            changes.setdefault("constants", {})[name] = [po[name].get("shape"), target,
+                                                         pn[target].get("shape")]
+            only_o.remove(name)
+            only_n.remove(target)
     for name in only_o:
         if folded(name):
             continue
@@ -489,9 +503,14 @@ def _weight_home(side, names):
 def _group(old_side, new_side, notes):
     """Pair modules with ops on both sides; fold one-sided ones where an exporter did."""
     groups = {p: _Group(p, [p], [p]) for p in old_side.direct if p in new_side.direct}
-    pending = [("old", p) for p in old_side.direct if p not in new_side.direct] + \
-              [("new", p) for p in new_side.direct if p not in old_side.direct]
+    if "" not in groups and ("" in old_side.direct or "" in new_side.direct):
+        # the root always exists; exporters move glue ops in and out of it
+        groups[""] = _Group("", [""] if "" in old_side.direct else [],
+                            [""] if "" in new_side.direct else [])
+    pending = [("old", p) for p in old_side.direct if p not in new_side.direct and p] + \
+              [("new", p) for p in new_side.direct if p not in old_side.direct and p]
     only = {"old": [], "new": []}
+    constants = set()
     for which, path in pending:
         this, that = (old_side, new_side) if which == "old" else (new_side, old_side)
         names = set(_params(this, [path]))
@@ -506,6 +525,17 @@ def _group(old_side, new_side, notes):
             how = "folded" if home in groups else None
         elif ops and all(op in ELIDABLE for op in ops):
             how = "elided"
+        elif names and home is None:
+            constant = _folded_constant(this, that, path)
+            if constant is not None:
+                how = "constant"
+                constants.add(constant)
+                notes.append(f"{path} ({which} side only) folded into the constant {constant} "
+                             f"({format_shape(_params(that, list(that.direct)).get(constant, {}).get('shape'))}): "
+                             "its inputs were fixed at export")
+                groups[path] = _Group(path, [path] if which == "old" else [],
+                                      [path] if which == "new" else [], "elided")
+                continue
         if how in ("merged", "folded"):
             group = groups[home]
             getattr(group, which).append(path)
@@ -520,7 +550,63 @@ def _group(old_side, new_side, notes):
                                   [path] if which == "new" else [], "elided")
         else:
             only[which].append(path)
-    return groups, only
+    return groups, only, constants
+
+
+def _duplicated(tied_side, other_side, groups, which, notes=None):
+    """Weights one side reads in several modules under one name, stored as copies on the other.
+
+    Returns ``{group key: {name: [the other side's names]}}`` for every group
+    but the first that reads the tied weight (the legacy ONNX exporter
+    stores a tied embedding twice: once for the Gather, once transposed for
+    the MatMul).
+    """
+    users = defaultdict(list)
+    for key, group in groups.items():
+        for name in _params(tied_side, getattr(group, which)):
+            users[name].append(key)
+    other = "new" if which == "old" else "old"
+    out = {}
+    for name, keys in users.items():
+        if len(keys) < 2:
+            continue
+        shape = _params(tied_side, getattr(groups[keys[0]], which))[name].get("shape")
+        copies = []
+        for key in keys:
+            theirs = _params(other_side, getattr(groups[key], other))
+            match = name if name in theirs else next(
+                (n for n, info in theirs.items()
+                 if _same_or_transposed(shape, info.get("shape"))), None)
+            if match is not None and match not in copies:
+                copies.append(match)
+        if len(copies) > 1 and name in copies:
+            for key in keys[1:]:
+                out.setdefault(key, {})[name] = copies
+        elif len(copies) > 1 and notes is not None:
+            # equal tensors stored once by the exporter (two causal-mask buffers)
+            notes.append(f"{', '.join(copies)} stored once as {name} (equal values shared)")
+    return out
+
+
+def _folded_constant(this, that, path):
+    """The weight on ``that`` side holding ``path``'s output, computed at export time.
+
+    ``wpe(arange(16))`` becomes a 1×16×64 initializer when the sequence
+    length is fixed: a weight only ``that`` side has, shaped like the
+    module's output.
+    """
+    ops = this.direct.get(path) or []
+    if not ops:
+        return None
+    outs = this.G.nodes[ops[-1]].get("outputs") or []
+    shape = outs[0].get("shape") if outs else None
+    if not shape:
+        return None
+    mine = set(_params(this, list(this.direct)))
+    for name, info in _params(that, list(that.direct)).items():
+        if name not in mine and info.get("shape") == shape:
+            return name
+    return None
 
 
 # ------------------------------------------------------------------ result
@@ -762,8 +848,11 @@ def diff_across_sources(old, new, *, level="module", union=True):
         for raw, canonical in sorted(mapping.items()):
             if raw != canonical:
                 notes.append(f"{raw} ({which}) read as {canonical}: a repeated call")
-    groups, only = _group(so, sn, notes)
+    groups, only, constants = _group(so, sn, notes)
     findings, changed_nodes, same_nodes = [], {}, []
+    duplicated = _duplicated(so, sn, groups, "old", notes)
+    for key, names in _duplicated(sn, so, groups, "new", notes).items():
+        duplicated.setdefault(key, {}).update(names)
     op_alignment = {}
     for key in sorted(groups, key=natural_key):
         group = groups[key]
@@ -790,8 +879,11 @@ def diff_across_sources(old, new, *, level="module", union=True):
             folded = [p for p in group.old + group.new
                       if p != key or any(op in FOLDABLE for op in
                                          _canonical_ops(so, p) + _canonical_ops(sn, p))]
-        changes.update(_compare_params(_params(so, group.old), _params(sn, group.new),
-                                       folded, notes, key or "(root)"))
+        params_o = {k: v for k, v in _params(so, group.old).items() if k not in constants}
+        params_n = {k: v for k, v in _params(sn, group.new).items() if k not in constants}
+        changes.update(_compare_params(params_o, params_n, folded, notes, key or "(root)"))
+        if key in duplicated:
+            changes["duplicated"] = duplicated[key]
         node = _MODULE_PREFIX + key
         if changes:
             changed_nodes[node] = changes
@@ -955,6 +1047,11 @@ def _describe(changes):
             out.append(f"weight {name} {format_shape(old)} → {format_shape(new)}")
     for name, (old, new) in (changes.get("param_dtype") or {}).items():
         out.append(f"weight {name} {old} → {new}")
+    for name, (old, constant, new) in (changes.get("constants") or {}).items():
+        out.append(f"buffer {name} {format_shape(old)} folded into the constant {constant} "
+                   f"{format_shape(new)}")
+    for name, copies in (changes.get("duplicated") or {}).items():
+        out.append(f"tied weight {name} stored {len(copies)} times ({', '.join(copies)})")
     return out
 
 
@@ -976,11 +1073,17 @@ def to_text(result, old_name="old", new_name="new", *, notes=True):
         lines.append(head + ", ".join(f"{counts[k]} {k}" for k in
                                       ("added", "removed", "changed", "same")))
         lines.append("changes by module:")
-        width = min(40, max(len(f["module"] or "(root)") for f in result.findings))
-        for f in result.findings:
+        shown, cascade = _split_cascade(result.findings)
+        width = min(40, max(len(f["module"] or "(root)") for f in shown))
+        for f in shown:
             what = "; ".join(_describe(f["changes"])) or f"module only in {'new' if f['state'] == 'added' else 'old'}"
             sign = {"added": "+", "removed": "-", "changed": "~"}[f["state"]]
             lines.append(f"  {(f['module'] or '(root)'):<{width}}  {sign} {what}")
+        if cascade:
+            reasons = sorted({r for f in cascade for k in ("inputs_why", "outputs_why")
+                              for r in f["changes"].get(k, [])})
+            lines.append(f"  … and {len(cascade)} modules whose boundaries follow "
+                         f"({', '.join(reasons)}): {_path_list([f['module'] for f in cascade])}")
     if result.numeric:
         lines += numeric_lines(result.numeric)
     if result.level == "op" and result.ops:
@@ -998,6 +1101,35 @@ def to_text(result, old_name="old", new_name="new", *, notes=True):
     return "\n".join(lines) + "\n"
 
 
+def _split_cascade(findings):
+    """Findings to print, and those that only repeat the graph's dynamic/static change.
+
+    When the graph's inputs went from a dynamic to a fixed dim, every module
+    boundary after it says the same; those are printed as one line.
+    """
+    graph = next((f for f in findings if f["module"] == "(graph)"), None)
+    if graph is None:
+        return findings, []
+    why = set(graph["changes"].get("inputs_why", [])) & _DYNAMISM
+    if not why:
+        return findings, []
+    shown, cascade = [], []
+    for f in findings:
+        keys = set(f["changes"])
+        reasons = {r for k in ("inputs_why", "outputs_why") for r in f["changes"].get(k, [])}
+        if f is not graph and keys <= {"inputs", "outputs", "inputs_why", "outputs_why"} \
+                and reasons and reasons <= why:
+            cascade.append(f)
+        else:
+            shown.append(f)
+    return shown, cascade
+
+
+def _path_list(paths, limit=4):
+    return ", ".join(paths[:limit]) + (f", … ({len(paths) - limit} more)" if len(paths) > limit
+                                       else "")
+
+
 def numeric_lines(numeric):
     """Text lines of a numeric comparison (see :func:`graphir.overlay.numeric.compare_numeric`)."""
     lines = [f"numeric (atol {numeric['atol']:g}, rtol {numeric['rtol']:g}): "
@@ -1005,8 +1137,12 @@ def numeric_lines(numeric):
                 f"{sum(1 for r in numeric['modules'] if not r['ok'])} modules out of tolerance")]
     for row in numeric["modules"]:
         if not row["ok"]:
-            lines.append(f"  {row['module'] or '(output)'}  max abs {row['max_abs']:.3g}, "
-                         f"max rel {row['max_rel']:.3g}")
+            which = ""
+            if row.get("tensors", 1) > 1 and row.get("failing"):
+                which = (f" (output {', '.join(map(str, row['failing']))} of "
+                         f"{row['tensors']})")
+            lines.append(f"  {row['module'] or '(output)'}{which}  max abs "
+                         f"{row['max_abs']:.3g}, max rel {row['max_rel']:.3g}")
     lines += [f"  note: {n}" for n in numeric.get("notes", [])]
     return lines
 

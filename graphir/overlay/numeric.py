@@ -207,7 +207,9 @@ def compare_numeric(result, old_runner, new_runner, example_inputs, *, atol=1e-4
     -------
     dict
         ``{"atol", "rtol", "ok", "modules": [{"module", "max_abs", "max_rel",
-        "ok", "tensors"}...], "notes": [...]}``, modules in graph order (the
+        "ok", "tensors", "failing"}...], "notes": [...]}`` (``failing``: the
+        1-based positions of the out-of-tolerance tensors among those the
+        module emitted, e.g. its second call), modules in graph order (the
         graph outputs last, as module ``""``); also stored in
         ``result.numeric`` so ``has_differences`` and the reports see it.
     """
@@ -231,16 +233,19 @@ def compare_numeric(result, old_runner, new_runner, example_inputs, *, atol=1e-4
                 notes.append(f"{key or '(output)'}: no tensors of equal shape to compare")
             continue
         max_abs = max_rel = 0.0
-        ok = True
-        for a, b in pairs:
+        ok, failing = True, []
+        for index, (a, b) in enumerate(pairs, 1):
             a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
             diff = np.abs(a64 - b64)
             if diff.size:
                 max_abs = max(max_abs, float(np.nanmax(diff)))
                 max_rel = max(max_rel, float(np.nanmax(diff / np.maximum(np.abs(a64), 1e-12))))
-                ok = ok and bool(np.all(diff <= atol + rtol * np.abs(a64)))
+                within = bool(np.all(diff <= atol + rtol * np.abs(a64)))
+                ok = ok and within
+                if not within:
+                    failing.append(index)
         rows.append({"module": key, "max_abs": max_abs, "max_rel": max_rel, "ok": ok,
-                     "tensors": len(pairs)})
+                     "tensors": len(pairs), "failing": failing})
     if not any(r["module"] for r in rows):
         notes.append("only the graph outputs could be compared (a side reports no modules)")
     numeric = {"atol": atol, "rtol": rtol, "ok": all(r["ok"] for r in rows),
