@@ -194,15 +194,18 @@ def test_removed_layer_is_found_and_sides_swap(cnn):
     assert "module:layer1.1.conv2" in swapped.added
 
 
+def _static_batch(model):
+    """A copy of an ONNX model whose dynamic batch dim is fixed to 2 (inputs and outputs)."""
+    altered = _copy(model)
+    for value in list(altered.graph.input) + list(altered.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_value = 2
+    del altered.graph.value_info[:]
+    return from_onnx(altered, name="static")
+
+
 def test_input_made_static_is_found(cnn):
     _, _, exports = cnn
-    _, model = exports["dynamo"]
-    altered = _copy(model)
-    altered.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
-    del altered.graph.value_info[:]
-    for output in altered.graph.output:
-        output.type.tensor_type.shape.dim[0].dim_value = 2
-    G = from_onnx(altered, name="static")
+    G = _static_batch(exports["dynamo"][1])
     pt2 = exports["pt2"][0]
     assert not diff_across_sources(pt2, exports["dynamo"][0]).has_differences
     result = diff_across_sources(pt2, G)
@@ -290,11 +293,7 @@ def test_tied_weight_stored_twice_and_mask_folded(tmp_path):
 
 def test_dynamic_to_static_cascade_is_one_line(cnn):
     _, _, exports = cnn
-    _, model = exports["dynamo"]
-    altered = _copy(model)
-    altered.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
-    del altered.graph.value_info[:]
-    result = diff_across_sources(exports["pt2"][0], from_onnx(altered, name="static"))
+    result = diff_across_sources(exports["pt2"][0], _static_batch(exports["dynamo"][1]))
     lines = to_text(result).splitlines()
     assert lines[2].startswith("  (graph)") and "(dynamic → static)" in lines[2]
     assert lines[3].startswith("  … and ") and "modules whose boundaries follow" in lines[3]

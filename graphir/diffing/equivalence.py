@@ -45,7 +45,9 @@ Examples
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "EQUIVALENCES",
@@ -176,7 +178,7 @@ _OVERLOAD = re.compile(r"\.(default|Tensor|Scalar|int|using_ints|self|dim|input|
                        r"dtype_layout|other|Tensor_Scalar|t|correction|names)$")
 
 
-def canonical_op(op):
+def canonical_op(op: str) -> str:
     """The canonical torch name of an op written in any vocabulary graphir uses.
 
     Torch prefixes (``torch.nn.functional.``, ``aten.``, ``aten::``) and
@@ -225,7 +227,7 @@ def _build_table():
 EQUIVALENCES = _build_table()
 
 
-def patterns_for(op):
+def patterns_for(op: str) -> tuple:
     """The ONNX op sequences a torch op (any spelling) may become.
 
     >>> patterns_for("torch.nn.functional.linear")
@@ -236,7 +238,7 @@ def patterns_for(op):
     return EQUIVALENCES.get(canonical_op(op), ())
 
 
-def table_markdown():
+def table_markdown() -> str:
     """:data:`EQUIVALENCES` as a Markdown table (for the docs)."""
     lines = ["| torch | ONNX | kind |", "| --- | --- | --- |"]
     for op, patterns in EQUIVALENCES.items():
@@ -304,7 +306,7 @@ def _glue(op):
     return op in GLUE or canonical_op(op) in GLUE
 
 
-def align_ops(old_ops, new_ops):
+def align_ops(old_ops: Sequence[str], new_ops: Sequence[str]) -> list:
     """Align two op sequences of one module across vocabularies.
 
     Either side may be torch ops (any spelling) or ONNX op types; one op may
@@ -326,7 +328,7 @@ def align_ops(old_ops, new_ops):
     n, m = len(old_ops), len(new_ops)
     inf = float("inf")
     cost = [[inf] * (m + 1) for _ in range(n + 1)]
-    back = [[None] * (m + 1) for _ in range(n + 1)]
+    back: list[list[Any]] = [[None] * (m + 1) for _ in range(n + 1)]
     cost[n][m] = 0.0
     for i in range(n, -1, -1):
         for j in range(m, -1, -1):
@@ -362,7 +364,8 @@ def align_ops(old_ops, new_ops):
                         if _equivalent((op,), tuple(old_ops[i:i + k])):
                             consider(0.0, "same", k, 1)
             cost[i][j], back[i][j] = best, how
-    steps, i, j = [], 0, 0
+    steps: list[Step] = []
+    i = j = 0
     while (i, j) != (n, m):
         state, di, dj = back[i][j]
         steps.append(Step(state, tuple(old_ops[i:i + di]), tuple(new_ops[j:j + dj]),

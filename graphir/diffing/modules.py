@@ -72,7 +72,9 @@ Examples
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
@@ -116,7 +118,7 @@ _DYNAMISM = {"dynamic → static", "static → dynamic"}
 _CALL_SUFFIX = re.compile(r"^(.*[^\d_])_(\d+)$")
 
 
-def source_family(G):
+def source_family(G: nx.MultiDiGraph) -> str:
     """The op-vocabulary family of an IR: ``torch``, ``onnx``, ``torchscript``.
 
     >>> source_family(ir.new_graph("export", "m")), source_family(ir.new_graph("onnx", "m"))
@@ -126,7 +128,7 @@ def source_family(G):
     return SOURCE_FAMILIES.get(source, source or "unknown")
 
 
-def default_level(old, new):
+def default_level(old: nx.MultiDiGraph, new: nx.MultiDiGraph) -> str:
     """``"module"`` when the two IRs come from different source families, else ``"op"``.
 
     >>> default_level(ir.new_graph("trace", "a"), ir.new_graph("onnx", "b"))
@@ -139,7 +141,7 @@ def default_level(old, new):
 
 # ------------------------------------------------------------------ facts
 
-def normalise_paths(paths, other):
+def normalise_paths(paths: Iterable[str], other: Iterable[str]) -> dict:
     """Map each module path of one side onto the other side's spelling.
 
     A component ``name_K`` (K digits) that the other side does not have
@@ -156,7 +158,7 @@ def normalise_paths(paths, other):
         if path in other:
             out[path] = path
             continue
-        parts, rebuilt = path.split("."), []
+        parts, rebuilt = path.split("."), []  # type: list[str], list[str]
         for part in parts:
             candidate = ".".join(rebuilt + [part])
             m = _CALL_SUFFIX.match(part)
@@ -658,7 +660,7 @@ class ModuleDiffResult:
     notes: list
     groups: dict = field(default_factory=dict)
     ops: dict = field(default_factory=dict)
-    numeric: object = None
+    numeric: Any = None
     union: object = None
     union_ids: dict = field(default_factory=dict)
 
@@ -820,7 +822,8 @@ def _check_level(level):
         raise InputError(f"unknown diff level {level!r}", hint="use --level module or op")
 
 
-def diff_across_sources(old, new, *, level="module", union=True):
+def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: str = "module",
+                        union: bool = True) -> "ModuleDiffResult":
     """Compare two IRs from (usually) different sources, by module.
 
     Parameters
@@ -859,7 +862,7 @@ def diff_across_sources(old, new, *, level="module", union=True):
         if group.how == "elided":
             continue
         changes = {}
-        steps = [] if level == "op" else None
+        steps: list | None = [] if level == "op" else None
         ops = _op_changes(so, sn, group.old, group.new, steps)
         if ops:
             changes["ops"] = ops
@@ -916,7 +919,7 @@ def diff_across_sources(old, new, *, level="module", union=True):
     groups_n.update({p: [p] for p in only["new"]})
     M_old = _module_graph(so, groups_o, sn.types)
     M_new = _module_graph(sn, groups_n, so.types)
-    matches = {}
+    matches: dict[str, str] = {}
     for key in ("inputs", "outputs"):
         matches.update(zip(M_old.graph[key], M_new.graph[key]))
     for node in M_old:
@@ -1055,7 +1058,8 @@ def _describe(changes):
     return out
 
 
-def to_text(result, old_name="old", new_name="new", *, notes=True):
+def to_text(result: ModuleDiffResult, old_name: str = "old", new_name: str = "new", *,
+            notes: bool = True) -> str:
     """The cross-source diff as text; the first line names the level.
 
     ``old → new (module level, trace vs onnx): modules, shapes and weights
@@ -1068,7 +1072,11 @@ def to_text(result, old_name="old", new_name="new", *, notes=True):
     counts = result.summary
     lines = []
     if not (result.added or result.removed or result.changed or result.findings):
-        lines.append(head + f"modules, shapes and weights agree ({counts['same']} modules)")
+        if result.numeric and not result.numeric.get("ok", True):
+            lines.append(head + f"modules, shapes and weight shapes agree ({counts['same']} "
+                         "modules), numbers do not")
+        else:
+            lines.append(head + f"modules, shapes and weights agree ({counts['same']} modules)")
     else:
         lines.append(head + ", ".join(f"{counts[k]} {k}" for k in
                                       ("added", "removed", "changed", "same")))
@@ -1130,7 +1138,7 @@ def _path_list(paths, limit=4):
                                        else "")
 
 
-def numeric_lines(numeric):
+def numeric_lines(numeric: dict) -> list:
     """Text lines of a numeric comparison (see :func:`graphir.overlay.numeric.compare_numeric`)."""
     lines = [f"numeric (atol {numeric['atol']:g}, rtol {numeric['rtol']:g}): "
              + ("all modules within tolerance" if numeric.get("ok") else
@@ -1147,7 +1155,7 @@ def numeric_lines(numeric):
     return lines
 
 
-def to_json_dict(result):
+def to_json_dict(result: ModuleDiffResult) -> dict:
     """The cross-source diff as JSON: today's keys plus ``level``, ``findings``, ``notes``.
 
     ``{"level", "sources": [old, new], "summary", "added", "removed",

@@ -19,6 +19,8 @@ Each runner returns ``{module path: [arrays leaving it, in order]}`` plus
 (``pip install 'graphir[numeric]'``); torch is needed for the torch sides.
 """
 
+from collections.abc import Callable, Sequence
+
 from graphir.errors import InputError, MissingDependencyError
 
 __all__ = [
@@ -76,13 +78,13 @@ def _hooked_run(root, inputs, torch):
     return captured
 
 
-def module_runner(module):
+def module_runner(module) -> Callable:
     """A runner for an ``nn.Module`` (outputs of every submodule call by forward hooks)."""
     torch = _torch()
     return lambda inputs: _hooked_run(module, inputs, torch)
 
 
-def exported_runner(program):
+def exported_runner(program) -> Callable:
     """A runner for a loaded ``ExportedProgram`` (``torch.export.unflatten`` restores submodules).
 
     Load the ``.pt2`` with :func:`graphir.loaders.torch_files.load_exported_program`
@@ -93,7 +95,7 @@ def exported_runner(program):
     return lambda inputs: _hooked_run(module, inputs, torch)
 
 
-def torchscript_runner(scripted):
+def torchscript_runner(scripted) -> Callable:
     """A runner for a loaded TorchScript module: graph outputs only (traced code runs inlined)."""
     torch = _torch()
 
@@ -105,7 +107,7 @@ def torchscript_runner(scripted):
     return run
 
 
-def onnx_runner(model_or_path, G):
+def onnx_runner(model_or_path, G) -> Callable:
     """A runner for an ONNX model, exposing each module's outgoing tensors as outputs.
 
     Parameters
@@ -187,7 +189,8 @@ def _pair(old_values, new_values):
     return pairs
 
 
-def compare_numeric(result, old_runner, new_runner, example_inputs, *, atol=1e-4, rtol=1e-3):
+def compare_numeric(result, old_runner: Callable, new_runner: Callable, example_inputs: Sequence,
+                    *, atol: float = 1e-4, rtol: float = 1e-3) -> dict:
     """Run both sides and compare each matched module's outgoing tensors.
 
     Parameters
