@@ -212,10 +212,10 @@ def test_input_made_static_is_found(cnn):
     text = to_text(result)
     assert result.has_differences
     graph = next(f for f in result.findings if f["module"] == "(graph)")
-    assert graph["changes"]["inputs_why"] == ["dynamic → static"], text
+    assert graph["changes"]["input_why"] == ["dynamic → static"], text
     assert "conv1" not in {f["module"] for f in result.findings}      # merged into bn1
     assert any(f["module"] == "layer1.0.bn1" and "dynamic → static" in
-               f["changes"].get("inputs_why", []) for f in result.findings), text
+               f["changes"].get("input_why", []) for f in result.findings), text
     # the trace records the example's sizes only: it cannot tell
     assert not diff_across_sources(exports["trace"][0], G).has_differences
 

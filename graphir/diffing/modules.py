@@ -82,7 +82,7 @@ from graphir import ir
 from graphir.diffing.equivalence import ELIDABLE, FOLDABLE, align_ops, canonical_op
 from graphir.diffing.graph import union_graph
 from graphir.diffing.match import topological_order
-from graphir.diffing.report import format_shape, natural_key
+from graphir.diffing.report import describe_changes, format_shape, natural_key
 from graphir.errors import InputError
 
 __all__ = [
@@ -336,7 +336,11 @@ def _boundary_tensors(side, keys):
 
 
 def _compare_tensors(old, new, old_side, new_side, what, reshaped=False):
-    """Changes between two boundary tensor lists (``what`` is inputs/outputs).
+    """Changes between two boundary tensor lists (``what`` is input/output).
+
+    Keys: ``<what>_shapes`` ``[old shapes, new shapes]``, ``<what>_why``
+    (``rank``, ``size``, ``dynamic → static``, ``static → dynamic``) and
+    ``<what>_dtypes``.
 
     Only tensors of known shape and rank ≥ 1 count (scalars and symbolic
     sizes are exporter plumbing); when the two sides cross a boundary with
@@ -354,12 +358,12 @@ def _compare_tensors(old, new, old_side, new_side, what, reshaped=False):
     if reshaped:            # a reshape or split moved across the boundary by an exporter
         reasons = [None if r in ("rank", "size") else r for r in reasons]
     if any(reasons):
-        changes[what] = [shapes_o, shapes_n]
+        changes[what + "_shapes"] = [shapes_o, shapes_n]
         changes[what + "_why"] = sorted({r for r in reasons if r})
     dtypes_o = [t.get("dtype") for t in to]
     dtypes_n = [t.get("dtype") for t in tn]
     if any(a and b and a != b for a, b in zip(dtypes_o, dtypes_n)):
-        changes[what + "_dtype"] = [dtypes_o, dtypes_n]
+        changes[what + "_dtypes"] = [dtypes_o, dtypes_n]
     return changes
 
 
@@ -628,9 +632,11 @@ class ModuleDiffResult:
         ``"module"`` or ``"op"``.
     matches, modules, renames, added, removed, changed, same, union, union_ids
         As in :class:`~graphir.diffing.graph.DiffResult`, over the module
-        graphs' node ids. ``changed`` maps a node id to ``{"ops", "inputs",
-        "outputs", "inputs_why", "outputs_why", "inputs_dtype",
-        "outputs_dtype", "params", "param_dtype"}`` (only those that differ).
+        graphs' node ids. ``changed`` maps a node id to ``{"ops",
+        "input_shapes", "input_why", "input_dtypes", "output_shapes",
+        "output_why", "output_dtypes", "params", "param_dtype", "constants",
+        "duplicated"}`` (only those that differ; described by
+        :func:`graphir.diffing.report.describe_changes`).
     findings : list of dict
         One per module (with or without own ops) that differs:
         ``{"module", "state", "changes"}``, ``state`` ∈ added, removed, changed.
@@ -873,9 +879,9 @@ def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: st
             i_o, o_o = _boundary(so, group.old, subtree=False)
             i_n, o_n = _boundary(sn, group.new, subtree=False)
             first, last = _edge_glue(so, group.old), _edge_glue(sn, group.new)
-            changes.update(_compare_tensors(i_o, i_n, so, sn, "inputs",
+            changes.update(_compare_tensors(i_o, i_n, so, sn, "input",
                                             reshaped=first[0] or last[0]))
-            changes.update(_compare_tensors(o_o, o_n, so, sn, "outputs",
+            changes.update(_compare_tensors(o_o, o_n, so, sn, "output",
                                             reshaped=first[1] or last[1]))
         folded = []
         if group.how:
@@ -899,15 +905,15 @@ def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: st
         i_o, o_o = _boundary(so, [path])
         i_n, o_n = _boundary(sn, [path])
         changes = {}
-        changes.update(_compare_tensors(i_o, i_n, so, sn, "inputs"))
-        changes.update(_compare_tensors(o_o, o_n, so, sn, "outputs"))
+        changes.update(_compare_tensors(i_o, i_n, so, sn, "input"))
+        changes.update(_compare_tensors(o_o, o_n, so, sn, "output"))
         if changes:
             findings.append({"module": path, "state": "changed", "changes": changes})
     graph_io = {}
     for key in ("inputs", "outputs"):
         graph_io.update(_compare_tensors(
             [(n, 0) for n in old.graph.get(key, [])], [(n, 0) for n in new.graph.get(key, [])],
-            so, sn, key))
+            so, sn, key[:-1]))
     if graph_io:
         findings.append({"module": "(graph)", "state": "changed", "changes": graph_io})
     findings += [{"module": p, "state": "removed", "changes": {}} for p in only["old"]]
@@ -1022,42 +1028,6 @@ def _restate(U, result, groups, only, changed_nodes):
 
 # ------------------------------------------------------------------ reports
 
-def _describe(changes):
-    out = []
-    ops = changes.get("ops") or {}
-    for old, new in ops.get("changed", []):
-        out.append(f"op {old} → {new}")
-    if ops.get("removed"):
-        out.append("ops removed: " + ", ".join(ops["removed"]))
-    if ops.get("added"):
-        out.append("ops added: " + ", ".join(ops["added"]))
-    for what in ("inputs", "outputs"):
-        if what in changes:
-            old, new = changes[what]
-            why = changes.get(what + "_why")
-            out.append(f"{what} {', '.join(map(format_shape, old)) or 'none'} → "
-                       f"{', '.join(map(format_shape, new)) or 'none'}"
-                       + (f" ({', '.join(why)})" if why else ""))
-        if what + "_dtype" in changes:
-            old, new = changes[what + "_dtype"]
-            out.append(f"{what} dtype {', '.join(map(str, old))} → {', '.join(map(str, new))}")
-    for name, (old, new) in (changes.get("params") or {}).items():
-        if old is None:
-            out.append(f"weight {name} {format_shape(new)} only in new")
-        elif new is None:
-            out.append(f"weight {name} {format_shape(old)} vanished")
-        else:
-            out.append(f"weight {name} {format_shape(old)} → {format_shape(new)}")
-    for name, (old, new) in (changes.get("param_dtype") or {}).items():
-        out.append(f"weight {name} {old} → {new}")
-    for name, (old, constant, new) in (changes.get("constants") or {}).items():
-        out.append(f"buffer {name} {format_shape(old)} folded into the constant {constant} "
-                   f"{format_shape(new)}")
-    for name, copies in (changes.get("duplicated") or {}).items():
-        out.append(f"tied weight {name} stored {len(copies)} times ({', '.join(copies)})")
-    return out
-
-
 def to_text(result: ModuleDiffResult, old_name: str = "old", new_name: str = "new", *,
             notes: bool = True) -> str:
     """The cross-source diff as text; the first line names the level.
@@ -1084,11 +1054,11 @@ def to_text(result: ModuleDiffResult, old_name: str = "old", new_name: str = "ne
         shown, cascade = _split_cascade(result.findings)
         width = min(40, max(len(f["module"] or "(root)") for f in shown))
         for f in shown:
-            what = "; ".join(_describe(f["changes"])) or f"module only in {'new' if f['state'] == 'added' else 'old'}"
+            what = "; ".join(describe_changes(f["changes"])) or f"module only in {'new' if f['state'] == 'added' else 'old'}"
             sign = {"added": "+", "removed": "-", "changed": "~"}[f["state"]]
             lines.append(f"  {(f['module'] or '(root)'):<{width}}  {sign} {what}")
         if cascade:
-            reasons = sorted({r for f in cascade for k in ("inputs_why", "outputs_why")
+            reasons = sorted({r for f in cascade for k in ("input_why", "output_why")
                               for r in f["changes"].get(k, [])})
             lines.append(f"  … and {len(cascade)} modules whose boundaries follow "
                          f"({', '.join(reasons)}): {_path_list([f['module'] for f in cascade])}")
@@ -1118,14 +1088,15 @@ def _split_cascade(findings):
     graph = next((f for f in findings if f["module"] == "(graph)"), None)
     if graph is None:
         return findings, []
-    why = set(graph["changes"].get("inputs_why", [])) & _DYNAMISM
+    why = set(graph["changes"].get("input_why", [])) & _DYNAMISM
     if not why:
         return findings, []
     shown, cascade = [], []
     for f in findings:
         keys = set(f["changes"])
-        reasons = {r for k in ("inputs_why", "outputs_why") for r in f["changes"].get(k, [])}
-        if f is not graph and keys <= {"inputs", "outputs", "inputs_why", "outputs_why"} \
+        reasons = {r for k in ("input_why", "output_why") for r in f["changes"].get(k, [])}
+        if f is not graph and keys <= {"input_shapes", "output_shapes", "input_why",
+                                       "output_why"} \
                 and reasons and reasons <= why:
             cascade.append(f)
         else:
