@@ -23,6 +23,7 @@ from graphir.overlay.numeric import (compare_numeric, exported_runner, module_ru
                                      onnx_runner, torchscript_runner)
 from samples.gpt2 import GPT2LMHeadModel, GPT2Model, _example_inputs, gpt2_lm, gpt2_tiny
 from samples.resnet import resnet_tiny
+from samples.vit import HFViTModel, hf_vit_tiny, vit_tiny
 
 
 class PlainGPT2(GPT2Model):
@@ -298,3 +299,35 @@ def test_dynamic_to_static_cascade_is_one_line(cnn):
     assert lines[2].startswith("  (graph)") and "(dynamic → static)" in lines[2]
     assert lines[3].startswith("  … and ") and "modules whose boundaries follow" in lines[3]
     assert len(result.findings) > 10          # the JSON keeps every module
+
+
+class PlainHFViT(HFViTModel):
+    """The HF-layout ViT returning its last hidden state only (its pooler is then unused)."""
+
+    def forward(self, pixel_values):
+        return super().forward(pixel_values, return_dict=False)[0]
+
+
+def _legacy(model, inputs, path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, inputs, str(path), dynamo=False)
+    return from_onnx(onnx.load(str(path)), name=path.name)
+
+
+def test_multi_head_attention_and_dead_code(tmp_path):
+    model, inputs = vit_tiny()              # nn.MultiheadAttention: one op in the trace
+    result = diff_across_sources(from_trace(model, inputs, name="vit"),
+                                 _legacy(model, inputs, tmp_path / "vit.onnx"), level="op")
+    assert not result.has_differences, to_text(result)
+    steps = [s for s in result.ops["blocks.0.attn"] if s["state"] == "same"]
+    mha = next(s for s in steps if s["old"] == ["torch.nn.functional.multi_head_attention_forward"])
+    assert {"MatMul", "Softmax"} <= set(mha["new"])
+    base, inputs = hf_vit_tiny()
+    model = PlainHFViT(base.config).eval()
+    model.load_state_dict(base.state_dict())
+    result = diff_across_sources(from_trace(model, inputs, name="hf"),
+                                 _legacy(model, inputs, tmp_path / "hf.onnx"))
+    assert not result.has_differences, to_text(result)
+    assert any(n.startswith("pooler.dense (old side only) computes nothing the outputs use")
+               for n in result.notes)

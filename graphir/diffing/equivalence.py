@@ -22,7 +22,9 @@ torch (canonical)      ONNX                                             kind
 (The full table is :data:`EQUIVALENCES`; :func:`table_markdown` prints it.)
 
 :func:`align_ops` aligns the ops of one module on both sides by dynamic
-programming: a torch op consumes one of its ONNX patterns (cost 0), *glue*
+programming: a torch op consumes one of its ONNX patterns (cost 0), a
+composite op (``multi_head_attention_forward``, :data:`COMPOSITE`) any run
+of ops (a small cost per op, so known patterns win), *glue*
 ops that exporters add or drop freely (reshapes, casts, shape arithmetic,
 see :data:`GLUE`) are skipped at a small cost and reported as glue, a
 foldable or elidable op may vanish, and anything else is compared by
@@ -54,6 +56,7 @@ __all__ = [
     "GLUE",
     "FOLDABLE",
     "ELIDABLE",
+    "COMPOSITE",
     "Step",
     "canonical_op",
     "patterns_for",
@@ -166,6 +169,11 @@ GLUE = frozenset({
 #: Torch ops an exporter may fold into the op before them (BatchNorm after a
 #: Conv in eval mode).
 FOLDABLE = frozenset({"batch_norm"})
+
+#: Torch ops that exporters always decompose into a sequence of any length
+#: (``nn.MultiheadAttention``'s functional form): aligned with the run of
+#: ops between their neighbours on the other side.
+COMPOSITE = frozenset({"multi_head_attention_forward", "_native_multi_head_attention"})
 
 #: Torch ops that vanish from an eval-mode export.
 ELIDABLE = frozenset({"dropout", "identity", "contiguous", "detach", "cast", "shape"})
@@ -282,6 +290,8 @@ _GLUE_COST = 0.25
 _MISS_COST = 1.0
 _SUB_COST = 1.5
 _MAX_PATTERN = max(len(p) for patterns in EQUIVALENCES.values() for p in patterns)
+_MAX_COMPOSITE = 64
+_COMPOSITE_COST = 0.01
 
 
 def _is_onnx(op):
@@ -351,6 +361,9 @@ def align_ops(old_ops: Sequence[str], new_ops: Sequence[str]) -> list:
                 for k in range(1, min(_MAX_PATTERN, m - j) + 1):
                     if _equivalent((op,), tuple(new_ops[j:j + k])):
                         consider(0.0, "same", 1, k)
+                if c in COMPOSITE:
+                    for k in range(1, min(_MAX_COMPOSITE, m - j) + 1):
+                        consider(_COMPOSITE_COST * k, "same", 1, k)
                 if j < m:
                     consider(_SUB_COST, "changed", 1, 1)
             if j < m:
@@ -363,6 +376,9 @@ def align_ops(old_ops: Sequence[str], new_ops: Sequence[str]) -> list:
                     for k in range(2, min(_MAX_PATTERN, n - i) + 1):
                         if _equivalent((op,), tuple(old_ops[i:i + k])):
                             consider(0.0, "same", k, 1)
+                if c in COMPOSITE:
+                    for k in range(1, min(_MAX_COMPOSITE, n - i) + 1):
+                        consider(_COMPOSITE_COST * k, "same", k, 1)
             cost[i][j], back[i][j] = best, how
     steps: list[Step] = []
     i = j = 0

@@ -384,6 +384,17 @@ def _same_or_transposed(a, b):
     return None
 
 
+_EXPORTER_CONSTANT = re.compile(r"(^|/)Constant(_\d+)?_output_\d+$|^onnx::|^_?val_\d+$")
+
+
+def _exporter_scalar(name, info):
+    """A scalar or one-element constant an exporter stored as an initializer (``/a/Constant_18_output_0``)."""
+    shape = info.get("shape")
+    return bool(_EXPORTER_CONSTANT.search(name)) and shape is not None and \
+        all(isinstance(d, int) for d in shape) and ir.numel(shape) is not None and \
+        ir.numel(shape) <= 1
+
+
 def _compare_params(po, pn, folded_prefixes, notes, where):
     """Pair weights by name, then by shape; return the changes that are differences."""
     changes = {}
@@ -399,8 +410,8 @@ def _compare_params(po, pn, folded_prefixes, notes, where):
         elif po[name].get("dtype") and pn[name].get("dtype") and \
                 po[name]["dtype"] != pn[name]["dtype"]:
             changes.setdefault("param_dtype", {})[name] = [po[name]["dtype"], pn[name]["dtype"]]
-    only_o = [n for n in po if n not in pn]
-    only_n = [n for n in pn if n not in po]
+    only_o = [n for n in po if n not in pn and not _exporter_scalar(n, po[n])]
+    only_n = [n for n in pn if n not in po and not _exporter_scalar(n, pn[n])]
 
     def folded(name):
         return any(name == p or name.startswith(p + ".") for p in folded_prefixes)
@@ -445,9 +456,23 @@ def _compare_params(po, pn, folded_prefixes, notes, where):
     return changes
 
 
+def _is_shape_arithmetic(data):
+    """An op computing only integer/bool scalars or 1-D shape tensors (``Mul`` on a size)."""
+    outs = data.get("outputs") or []
+    return bool(outs) and all(
+        o.get("dtype") in ("int64", "int32", "bool") and o.get("shape") is not None
+        and len(o["shape"]) <= 1 for o in outs)
+
+
+def _compute_ops(side, members):
+    """The ops of a group that compute values (shape arithmetic left out)."""
+    return [side.G.nodes[n]["op"] for n in _ops(side, members)
+            if not _is_shape_arithmetic(side.G.nodes[n])]
+
+
 def _op_changes(old_side, new_side, members_o, members_n, steps_out=None):
-    ops_o = [old_side.G.nodes[n]["op"] for n in _ops(old_side, members_o)]
-    ops_n = [new_side.G.nodes[n]["op"] for n in _ops(new_side, members_n)]
+    ops_o = _compute_ops(old_side, members_o)
+    ops_n = _compute_ops(new_side, members_n)
     steps = align_ops(ops_o, ops_n)
     if steps_out is not None:
         steps_out.extend(steps)
@@ -554,9 +579,27 @@ def _group(old_side, new_side, notes):
                          f"{', '.join(sorted(set(ops)))} is a no-op in eval mode")
             groups[path] = _Group(path, [path] if which == "old" else [],
                                   [path] if which == "new" else [], "elided")
+        elif not _reaches_output(this, path):
+            notes.append(f"{path} ({which} side only) computes nothing the outputs use: "
+                         "the other side dropped it as dead code")
+            groups[path] = _Group(path, [path] if which == "old" else [],
+                                  [path] if which == "new" else [], "elided")
         else:
             only[which].append(path)
     return groups, only, constants
+
+
+def _reaches_output(side, path):
+    """Whether any op of module ``path`` (or its submodules) feeds a graph output."""
+    live = side.__dict__.get("_live")
+    if live is None:
+        live = set()
+        for out in side.G.graph.get("outputs", []):
+            if out in side.G:
+                live.add(out)
+                live |= nx.ancestors(side.G, out)
+        side.__dict__["_live"] = live
+    return any(n in live for n in _ops(side, [path]))
 
 
 def _duplicated(tied_side, other_side, groups, which, notes=None):
@@ -585,7 +628,7 @@ def _duplicated(tied_side, other_side, groups, which, notes=None):
                  if _same_or_transposed(shape, info.get("shape"))), None)
             if match is not None and match not in copies:
                 copies.append(match)
-        if len(copies) > 1 and name in copies:
+        if len(copies) > 1 and name in copies and source_family(tied_side.G) != "onnx":
             for key in keys[1:]:
                 out.setdefault(key, {})[name] = copies
         elif len(copies) > 1 and notes is not None:
