@@ -331,3 +331,31 @@ def test_multi_head_attention_and_dead_code(tmp_path):
     assert not result.has_differences, to_text(result)
     assert any(n.startswith("pooler.dense (old side only) computes nothing the outputs use")
                for n in result.notes)
+
+
+def test_transformer_altered_export_is_named_at_its_module(gpt):
+    _, _, exports = gpt
+    G, model = exports["dynamo"]
+    altered = _copy(model)
+    _onnx_node(altered, G, "h.1.attn/Softmax#0").op_type = "Sigmoid"
+    result = diff_across_sources(exports["trace"][0], from_onnx(altered, name="altered"))
+    assert [f["module"] for f in result.findings] == ["h.1.attn"], to_text(result)
+    assert result.findings[0]["changes"]["ops"] == {"changed": [["softmax", "Sigmoid"]]}
+    G, model = exports["legacy"]
+    removed = from_onnx(_remove_node(model, G, "h.0.mlp.act/Tanh#0"), name="removed")
+    result = diff_across_sources(exports["trace"][0], removed)
+    found = {f["module"]: f for f in result.findings}
+    assert list(found) == ["h.0.mlp.act"], to_text(result)
+    assert found["h.0.mlp.act"]["changes"]["ops"].get("removed") == ["tanh"]
+
+
+def test_numeric_without_onnxruntime_names_the_extra(cnn, monkeypatch):
+    import sys
+
+    from graphir.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    G, model = cnn[2]["dynamo"]
+    with pytest.raises(MissingDependencyError, match="onnxruntime") as info:
+        onnx_runner(model, G)
+    assert "graphir[numeric]" in info.value.one_line()

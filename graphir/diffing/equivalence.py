@@ -44,6 +44,11 @@ Examples
 [('same', ('conv2d',), ('Conv',)), ('folded', ('batch_norm',), ()), ('same', ('relu',), ('Relu',))]
 >>> [(s.state, s.old, s.new) for s in align_ops(["relu"], ["Sigmoid"])]
 [('changed', ('relu',), ('Sigmoid',))]
+
+Unknown ops meet by position, never by name likeness:
+
+>>> [(s.state, s.old, s.new) for s in align_ops(["my_op", "relu"], ["MyOp", "Relu"])]
+[('changed', ('my_op',), ('MyOp',)), ('same', ('relu',), ('Relu',))]
 """
 
 import re
