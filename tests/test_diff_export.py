@@ -19,8 +19,9 @@ from graphir.converters.onnx import from_onnx
 from graphir.converters.torchscript import from_torchscript
 from graphir.converters.trace import from_trace
 from graphir.diffing.modules import default_level, diff_across_sources, to_json_dict, to_text
-from graphir.overlay.numeric import (compare_numeric, exported_runner, module_runner,
-                                     onnx_runner, torchscript_runner)
+from graphir.diffing.numeric import compare_numeric
+from graphir.overlay.numeric import (exported_runner, module_runner, onnx_runner,
+                                     torchscript_runner)
 from samples.gpt2 import GPT2LMHeadModel, GPT2Model, _example_inputs, gpt2_lm, gpt2_tiny
 from samples.resnet import resnet_tiny
 from samples.vit import HFViTModel, hf_vit_tiny, vit_tiny
@@ -234,9 +235,10 @@ def test_numeric_finds_a_perturbed_weight_at_its_module(cnn):
     array.flat[0] += 1e-2
     init.CopyFrom(onnx.numpy_helper.from_array(array, init.name))
     G2 = from_onnx(altered, name="perturbed")
-    result = diff_across_sources(exports["trace"][0], G2)
-    assert not result.findings                       # structure cannot show it
-    numeric = compare_numeric(result, module_runner(model), onnx_runner(altered, G2), inputs)
+    assert not diff_across_sources(exports["trace"][0], G2).findings  # structure cannot show it
+    result = diff_across_sources(exports["trace"][0], G2, old_runner=module_runner(model),
+                                 new_runner=onnx_runner(altered, G2), example_inputs=inputs)
+    numeric = result.numeric
     bad = [r["module"] for r in numeric["modules"] if not r["ok"]]
     assert "layer1.1.bn2" in bad, numeric
     # upstream of the perturbed conv, everything agrees

@@ -39,8 +39,8 @@ graphs (one ``module:<path>`` node per module or folded group, with
 renderer work unchanged. It adds ``level`` (``"module"`` or ``"op"``),
 ``findings`` (one per module that differs), ``notes`` (what the exporters
 did that is not a difference) and ``numeric`` (filled by
-:func:`graphir.overlay.numeric.compare_numeric`). :func:`to_text` and
-:func:`to_json_dict` print it with the level stated. Swapping the two sides
+:func:`graphir.diffing.numeric.compare_numeric` when runners are given).
+:func:`to_text` and :func:`to_json_dict` print it with the level stated. Swapping the two sides
 swaps ``added``/``removed``.
 
 Examples
@@ -72,7 +72,7 @@ Examples
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,7 @@ from graphir import ir
 from graphir.diffing.equivalence import ELIDABLE, FOLDABLE, align_ops, canonical_op
 from graphir.diffing.graph import union_graph
 from graphir.diffing.match import topological_order
+from graphir.diffing.numeric import compare_numeric
 from graphir.diffing.report import describe_changes, format_shape, natural_key
 from graphir.errors import InputError
 
@@ -690,7 +691,7 @@ class ModuleDiffResult:
         Only at ``level="op"``: module path → the op alignment, a list of
         ``{"state", "old", "new"}``.
     numeric : dict or None
-        Filled by :func:`graphir.overlay.numeric.compare_numeric`.
+        Filled by :func:`graphir.diffing.numeric.compare_numeric`.
     """
 
     old: nx.MultiDiGraph
@@ -872,7 +873,10 @@ def _check_level(level):
 
 
 def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: str = "module",
-                        union: bool = True) -> "ModuleDiffResult":
+                        union: bool = True, old_runner: Callable | None = None,
+                        new_runner: Callable | None = None,
+                        example_inputs: Sequence | None = None, atol: float = 1e-4,
+                        rtol: float = 1e-3) -> "ModuleDiffResult":
     """Compare two IRs from (usually) different sources, by module.
 
     Parameters
@@ -886,12 +890,27 @@ def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: st
         per-op steps in ``changes["ops"]``).
     union : bool
         Build the union IR for the renderer into ``result.union``.
+    old_runner, new_runner : callable, optional
+        With both (and ``example_inputs``), also compare numbers:
+        :func:`graphir.diffing.numeric.compare_numeric` fills
+        ``result.numeric``. Runners come from :mod:`graphir.overlay.numeric`
+        (``module_runner``, ``onnx_runner``, ``exported_runner``,
+        ``torchscript_runner``).
+    example_inputs : sequence, optional
+        Positional inputs both runners get.
+    atol, rtol : float
+        Numeric tolerance: a module fails where
+        ``|old - new| > atol + rtol * |old|``.
 
     Returns
     -------
     ModuleDiffResult
     """
     _check_level(level)
+    if (old_runner is None) != (new_runner is None) or \
+            (old_runner is not None and example_inputs is None):
+        raise InputError("a numeric diff needs a runner for each side and example inputs",
+                         hint="pass old_runner, new_runner and example_inputs, or none")
     raw_o, raw_n = _raw_paths(old), _raw_paths(new)
     map_o, map_n = normalise_paths(raw_o, raw_n), normalise_paths(raw_n, raw_o)
     so, sn = _side(old, map_o), _side(new, map_n)
@@ -998,6 +1017,8 @@ def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: st
         U.graph["diff_level"] = level
         U.graph["diff_summary"] = result.summary
         result.union = U
+    if old_runner is not None and new_runner is not None and example_inputs is not None:
+        compare_numeric(result, old_runner, new_runner, example_inputs, atol=atol, rtol=rtol)
     return result
 
 
@@ -1153,7 +1174,7 @@ def _path_list(paths, limit=4):
 
 
 def numeric_lines(numeric: dict) -> list:
-    """Text lines of a numeric comparison (see :func:`graphir.overlay.numeric.compare_numeric`)."""
+    """Text lines of a numeric comparison (see :func:`graphir.diffing.numeric.compare_numeric`)."""
     lines = [f"numeric (atol {numeric['atol']:g}, rtol {numeric['rtol']:g}): "
              + ("all modules within tolerance" if numeric.get("ok") else
                 f"{sum(1 for r in numeric['modules'] if not r['ok'])} modules out of tolerance")]
