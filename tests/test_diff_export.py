@@ -361,3 +361,23 @@ def test_numeric_without_onnxruntime_names_the_extra(cnn, monkeypatch):
     with pytest.raises(MissingDependencyError, match="onnxruntime") as info:
         onnx_runner(model, G)
     assert "graphir[numeric]" in info.value.one_line()
+
+
+def test_op_level_union_draws_ops_with_their_states(cnn):
+    _, _, exports = cnn
+    G, model = exports["legacy"]
+    altered = from_onnx(_remove_node(model, G, "layer1.1.conv2/Conv#0"), name="altered")
+    result = diff_across_sources(exports["trace"][0], altered, level="op")
+    U = result.union
+    ir.validate(U)
+    assert U.graph["diff_level"] == "op"
+    states = {n: d for n, d in U.nodes(data="diff")}
+    assert states["layer1.1.conv2/conv2d#0"] == "removed"       # the trace's op, drawn back
+    assert result.removed == ["layer1.1.conv2/conv2d#0", "layer1.1.bn2/batch_norm#0"]
+    assert "layer1.1.bn2/batch_norm#0" in U                     # the op, not the module
+    assert states["layer1.1.conv1/Conv#0"] == "same"
+    assert "removed" not in {s for n, s in states.items() if not n.startswith("layer1.1.")}
+    swapped = diff_across_sources(altered, exports["trace"][0], level="op")
+    assert swapped.added == result.removed and not swapped.removed
+    from graphir.diffing.report import to_html
+    assert "layer1.1.conv2/conv2d#0" in to_html(result)

@@ -466,17 +466,19 @@ def _is_shape_arithmetic(data):
 
 
 def _compute_ops(side, members):
-    """The ops of a group that compute values (shape arithmetic left out)."""
-    return [side.G.nodes[n]["op"] for n in _ops(side, members)
-            if not _is_shape_arithmetic(side.G.nodes[n])]
+    """The op node ids of a group that compute values (shape arithmetic left out)."""
+    return [n for n in _ops(side, members) if not _is_shape_arithmetic(side.G.nodes[n])]
 
 
 def _op_changes(old_side, new_side, members_o, members_n, steps_out=None):
-    ops_o = _compute_ops(old_side, members_o)
-    ops_n = _compute_ops(new_side, members_n)
-    steps = align_ops(ops_o, ops_n)
+    """Op differences of one group; ``steps_out`` gets ``(step, old ids, new ids)``."""
+    ids_o = _compute_ops(old_side, members_o)
+    ids_n = _compute_ops(new_side, members_n)
+    steps = align_ops([old_side.G.nodes[n]["op"] for n in ids_o],
+                      [new_side.G.nodes[n]["op"] for n in ids_n])
     if steps_out is not None:
-        steps_out.extend(steps)
+        steps_out.extend((step, [ids_o[i] for i in step.old_index],
+                          [ids_n[j] for j in step.new_index]) for step in steps)
     changes = defaultdict(list)
     for step in steps:
         if step.state == "changed":
@@ -935,8 +937,9 @@ def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: st
         if ops:
             changes["ops"] = ops
         if steps is not None:
-            op_alignment[key] = [{"state": s.state, "old": list(s.old), "new": list(s.new)}
-                                 for s in steps]
+            op_alignment[key] = [{"state": st.state, "old": list(st.old), "new": list(st.new),
+                                  "old_ids": o_ids, "new_ids": n_ids}
+                                 for st, o_ids, n_ids in steps]
         if key:            # the root's boundary is the graph's: compared below
             i_o, o_o = _boundary(so, group.old, subtree=False)
             i_n, o_n = _boundary(sn, group.new, subtree=False)
@@ -1011,7 +1014,9 @@ def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: st
         changed=changed, same=same, findings=findings, notes=notes,
         groups={k: {"old": g.old, "new": g.new, "how": g.how} for k, g in groups.items()},
         ops=op_alignment)
-    if union:
+    if level == "op":
+        _op_result(result, so, sn, op_alignment, only, union)
+    elif union:
         U = union_graph(M_old, M_new, result, old_order=list(M_old))
         _restate(U, result, groups, only, _per_call(M_old, M_new, changed_nodes))
         U.graph["diff_level"] = level
@@ -1020,6 +1025,105 @@ def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: st
     if old_runner is not None and new_runner is not None and example_inputs is not None:
         compare_numeric(result, old_runner, new_runner, example_inputs, atol=atol, rtol=rtol)
     return result
+
+
+def _op_states(so, sn, alignment, only):
+    """Old → new op matches and the diff state of every op node on each side."""
+    matches, state_o, state_n, changes = {}, {}, {}, {}
+    for steps in alignment.values():
+        for step in steps:
+            olds, news = step["old_ids"], step["new_ids"]
+            if step["state"] in ("same", "changed") and olds and news:
+                matches[olds[0]] = news[0]
+            if step["state"] == "changed":
+                changes[news[0]] = {"op": [_short(step["old"][0]), _short(step["new"][0])]}
+            state = {"changed": "changed", "added": "added", "removed": "removed"}.get(
+                step["state"], "same")
+            state_o.update((n, state) for n in olds)
+            state_n.update((n, state) for n in news)
+    for side, states, which in ((so, state_o, "old"), (sn, state_n, "new")):
+        gone = "removed" if which == "old" else "added"
+        for node in side.order:
+            if side.G.nodes[node]["kind"] != "op":
+                continue
+            path = side.module_of[node]
+            if any(path == p or path.startswith(p + ".") for p in only[which]):
+                states[node] = gone
+            states.setdefault(node, "same")
+    return matches, state_o, state_n, changes
+
+
+def _op_result(result, so, sn, alignment, only, union):
+    """At ``level="op"`` the result's graphs, lists and union are the IRs' ops."""
+    matches, state_o, state_n, changes = _op_states(so, sn, alignment, only)
+    result.old, result.new = so.G, sn.G
+    result.matches = matches
+    result.added = [n for n in sn.order if state_n.get(n) == "added"]
+    result.removed = [n for n in so.order if state_o.get(n) == "removed"]
+    result.changed = {n: changes.get(n, {}) for n in sn.order if state_n.get(n) == "changed"}
+    result.same = [n for n in sn.order if state_n.get(n, "same") == "same"]
+    if union:
+        result.union = _op_union(so, sn, alignment, only)
+        result.union_ids = {n.get("old_id", k): k for k, n in result.union.nodes(data=True)
+                            if n.get("diff") == "removed"}
+
+
+def _op_union(so, sn, alignment, only):
+    """The union IR at op level: the new graph's ops, plus the old ops removed.
+
+    Ops are matched through the equivalence alignment inside each module;
+    glue, folded and elided ops are drawn unchanged on the side that has
+    them (old-only ones are left out), changed ones carry ``changes``
+    (``{"op": [old, new]}``), and removed old ops come back under their old
+    id (``removed:<id>`` when taken), wired to their matched neighbours.
+    """
+    matches, state_o, state_n, changes = _op_states(so, sn, alignment, only)
+    old_G, new_G = so.G, sn.G
+    U = nx.MultiDiGraph()
+    U.graph.update(new_G.graph)
+    U.graph["inputs"] = list(new_G.graph.get("inputs", []))
+    U.graph["outputs"] = list(new_G.graph.get("outputs", []))
+    io_o = list(old_G.graph.get("inputs", [])) + list(old_G.graph.get("outputs", []))
+    io_n = list(new_G.graph.get("inputs", [])) + list(new_G.graph.get("outputs", []))
+    matches.update(zip(io_o, io_n))
+    removed = [n for n in so.order if state_o.get(n) == "removed"]
+    ids, taken = {}, set(new_G)
+    for node in removed:
+        ids[node] = node if node not in taken else f"removed:{node}"
+        taken.add(ids[node])
+    for node in sn.order:
+        data = dict(new_G.nodes[node])
+        data["diff"] = state_n.get(node, "same")
+        if node in changes:
+            data["changes"] = changes[node]
+        U.add_node(node, **data)
+    for node in removed:
+        data = dict(old_G.nodes[node], diff="removed")
+        if ids[node] != node:
+            data["old_id"] = node
+        U.add_node(ids[node], **data)
+    U.add_edges_from((u, v, k, d) for u, nbrs in new_G._succ.items()
+                     for v, keyed in nbrs.items() for k, d in keyed.items())
+    for u, v, data in old_G.edges(data=True):
+        if u not in ids and v not in ids:
+            continue
+        src, dst = ids.get(u) or matches.get(u), ids.get(v) or matches.get(v)
+        if src is None or dst is None:
+            continue
+        outs = U.nodes[src].get("outputs") or []
+        if outs and data.get("src_port", 0) >= len(outs):
+            continue
+        U.add_edge(src, dst, **dict(data, diff="removed"))
+    while not nx.is_directed_acyclic_graph(U):
+        u, v, key = nx.find_cycle(U)[-1][:3]
+        U.remove_edge(u, v, key)
+    counts = defaultdict(int)
+    for _, state in U.nodes(data="diff"):
+        counts[state] += 1
+    U.graph["diff_summary"] = {k: counts[k] for k in ("added", "removed", "changed", "same")}
+    U.graph["diff_level"] = "op"
+    U.graph["diff_old"] = old_G.graph.get("name")
+    return U
 
 
 def _per_call(M_old, M_new, changed_nodes):
@@ -1133,8 +1237,8 @@ def to_text(result: ModuleDiffResult, old_name: str = "old", new_name: str = "ne
             diffs = [s for s in steps if s["state"] in ("changed", "added", "removed")]
             if diffs:
                 lines.append(f"ops in {key or '(root)'}: " + "; ".join(
-                    f"{s['state']} {'+'.join(s['old']) or '∅'} → {'+'.join(s['new']) or '∅'}"
-                    for s in diffs))
+                    f"{s['state']} {'+'.join(map(_short, s['old'])) or '∅'} → "
+                    f"{'+'.join(map(_short, s['new'])) or '∅'}" for s in diffs))
     if notes and result.notes:
         lines.append("notes (exporter changes that are not differences):")
         lines += [f"  {n}" for n in result.notes[:_MAX_NOTES]]
