@@ -229,6 +229,11 @@ def test_numeric_finds_a_perturbed_weight_at_its_module(cnn):
     numeric = compare_numeric(result, module_runner(model), onnx_runner(onnx_model, G), inputs)
     assert numeric["ok"], numeric
     assert {r["module"] for r in numeric["modules"]} >= {"layer1.0.bn1", "fc", ""}
+    G, legacy = exports["legacy"]                    # relu_1 (second call) joins relu
+    result = diff_across_sources(exports["trace"][0], G, old_runner=module_runner(model),
+                                 new_runner=onnx_runner(legacy, G), example_inputs=inputs)
+    rows = {r["module"]: r for r in result.numeric["modules"]}
+    assert result.numeric["ok"] and rows["layer1.0.relu"]["tensors"] == 2
     altered = _copy(onnx_model)
     init = next(t for t in altered.graph.initializer if t.name == "layer1.1.conv2.weight")
     array = onnx.numpy_helper.to_array(init).copy()

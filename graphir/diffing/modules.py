@@ -691,7 +691,9 @@ class ModuleDiffResult:
         initializers, elided dropout).
     ops : dict
         Only at ``level="op"``: module path → the op alignment, a list of
-        ``{"state", "old", "new"}``.
+        ``{"state", "old", "new", "old_ids", "new_ids"}``.
+    raw_paths : dict
+        ``{"old": {path as written: canonical path}, "new": {...}}``.
     numeric : dict or None
         Filled by :func:`graphir.diffing.numeric.compare_numeric`.
     """
@@ -712,6 +714,7 @@ class ModuleDiffResult:
     notes: list
     groups: dict = field(default_factory=dict)
     ops: dict = field(default_factory=dict)
+    raw_paths: dict = field(default_factory=dict)
     numeric: Any = None
     union: object = None
     union_ids: dict = field(default_factory=dict)
@@ -1013,7 +1016,7 @@ def diff_across_sources(old: nx.MultiDiGraph, new: nx.MultiDiGraph, *, level: st
         modules={k: k for k in groups}, renames={}, added=added, removed=removed,
         changed=changed, same=same, findings=findings, notes=notes,
         groups={k: {"old": g.old, "new": g.new, "how": g.how} for k, g in groups.items()},
-        ops=op_alignment)
+        ops=op_alignment, raw_paths={"old": map_o, "new": map_n})
     if level == "op":
         _op_result(result, so, sn, op_alignment, only, union)
     elif union:

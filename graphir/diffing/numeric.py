@@ -73,8 +73,9 @@ def compare_numeric(result, old_runner: Callable, new_runner: Callable, example_
     keys = [k for k, g in result.groups.items() if g["how"] != "elided" and k]
     for key in keys + [""]:
         group = result.groups.get(key, {"old": [""], "new": [""]})
-        olds = _group_values(old_values, group["old"], key)
-        news = _group_values(new_values, group["new"], key)
+        spellings = getattr(result, "raw_paths", None) or {}
+        olds = _group_values(_canonical(old_values, spellings.get("old")), group["old"], key)
+        news = _group_values(_canonical(new_values, spellings.get("new")), group["new"], key)
         if olds is None or news is None:
             continue
         pairs = _pair(olds, news)
@@ -102,6 +103,16 @@ def compare_numeric(result, old_runner: Callable, new_runner: Callable, example_
                "modules": rows, "notes": notes}
     result.numeric = numeric
     return numeric
+
+
+def _canonical(values, spelling):
+    """Values keyed by canonical module path: ``relu_1`` (a second call) joins ``relu``."""
+    if not spelling:
+        return values
+    out = {}
+    for path, arrays in values.items():
+        out.setdefault(spelling.get(path, path), []).extend(arrays)
+    return out
 
 
 def _group_values(values, members, key):
