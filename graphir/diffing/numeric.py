@@ -51,7 +51,10 @@ def compare_numeric(result, old_runner: Callable, new_runner: Callable, example_
         Positional inputs (tensors), the same for both sides.
     atol, rtol : float
         A module is within tolerance when ``|old - new| <= atol + rtol * |old|``
-        elementwise, for every tensor paired by shape.
+        elementwise, for every tensor paired by shape. The reported
+        ``max_rel`` is ``max |old - new| / max |old|`` per tensor (relative
+        to the tensor's scale, so the zeros after a ReLU do not make it
+        explode).
 
     Returns
     -------
@@ -90,7 +93,8 @@ def compare_numeric(result, old_runner: Callable, new_runner: Callable, example_
             diff = np.abs(a64 - b64)
             if diff.size:
                 max_abs = max(max_abs, float(np.nanmax(diff)))
-                max_rel = max(max_rel, float(np.nanmax(diff / np.maximum(np.abs(a64), 1e-12))))
+                scale = float(np.nanmax(np.abs(a64)))     # relative to the tensor's scale:
+                max_rel = max(max_rel, float(np.nanmax(diff)) / max(scale, 1e-12))  # ReLU zeros
                 within = bool(np.all(diff <= atol + rtol * np.abs(a64)))
                 ok = ok and within
                 if not within:
