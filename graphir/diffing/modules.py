@@ -191,7 +191,6 @@ class _Side:
     direct: dict               # path -> op node ids (in order)
     types: dict                # path -> module type (or None)
     paths: set                 # every canonical path with ops, plus ancestors
-    raw: dict                  # canonical path -> raw paths
 
     @property
     def dynamic_aware(self):
@@ -210,14 +209,13 @@ def _raw_paths(G):
 
 def _side(G, mapping):
     order = topological_order(G)
-    module_of, direct, types, raw = {}, defaultdict(list), {}, defaultdict(set)
+    module_of, direct, types = {}, defaultdict(list), {}
     for node in order:
         data = G.nodes[node]
         path = mapping.get(_module_path(data), _module_path(data))
         if data.get("kind") != "op":
             path = ""
         module_of[node] = path
-        raw[path].add(_module_path(data))
         if data.get("kind") == "op":
             direct[path].append(node)
             if data.get("module_type") and path not in types:
@@ -230,7 +228,7 @@ def _side(G, mapping):
         paths.add(path)
         paths.update(_ancestors(path))
     return _Side(G=G, order=order, module_of=module_of, direct=dict(direct), types=types,
-                 paths=paths, raw=dict(raw))
+                 paths=paths)
 
 
 def _ops(side, paths):
@@ -564,9 +562,9 @@ def _group(old_side, new_side, notes):
             if constant is not None:
                 how = "constant"
                 constants.add(constant)
+                shape = _params(that, list(that.direct)).get(constant, {}).get("shape")
                 notes.append(f"{path} ({which} side only) folded into the constant {constant} "
-                             f"({format_shape(_params(that, list(that.direct)).get(constant, {}).get('shape'))}): "
-                             "its inputs were fixed at export")
+                             f"({format_shape(shape)}): its inputs were fixed at export")
                 groups[path] = _Group(path, [path] if which == "old" else [],
                                       [path] if which == "new" else [], "elided")
                 continue
@@ -575,8 +573,7 @@ def _group(old_side, new_side, notes):
             getattr(group, which).append(path)
             group.how = group.how or how
             verb = "merged into" if how == "merged" else "folded into"
-            notes.append(f"{path} {verb} {home} on the {which} side's counterpart"
-                         if False else f"{path} ({which} side only) {verb} {home}")
+            notes.append(f"{path} ({which} side only) {verb} {home}")
         elif how == "elided":
             notes.append(f"{path} ({which} side only) elided: "
                          f"{', '.join(sorted(set(ops)))} is a no-op in eval mode")
