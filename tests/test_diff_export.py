@@ -386,3 +386,14 @@ def test_op_level_union_draws_ops_with_their_states(cnn):
     assert swapped.added == result.removed and not swapped.removed
     from graphir.diffing.report import to_html
     assert "layer1.1.conv2/conv2d#0" in to_html(result)
+
+
+def test_bad_level_and_half_numeric_are_input_errors(cnn):
+    from graphir.errors import InputError
+
+    _, inputs, exports = cnn
+    old, new = exports["trace"][0], exports["legacy"][0]
+    with pytest.raises(InputError, match="unknown diff level 'ops'"):
+        diff_across_sources(old, new, level="ops")
+    with pytest.raises(InputError, match="runner for each side"):
+        diff_across_sources(old, new, old_runner=module_runner(cnn[0]), example_inputs=inputs)
