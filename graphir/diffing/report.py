@@ -103,7 +103,39 @@ def describe_changes(changes):
         out.append(f"params {name} {old} → {new}")
     for port, (old, new) in (changes.get("inputs") or {}).items():
         out.append(f"input #{port} {', '.join(old) or 'none'} → {', '.join(new) or 'none'}")
+    out += _module_descriptions(changes)
     return sorted(out) if "op" not in changes else out
+
+
+def _module_descriptions(changes):
+    """Descriptions of a cross-source module diff's keys (:mod:`graphir.diffing.modules`).
+
+    >>> _module_descriptions({"ops": {"changed": [["relu", "Sigmoid"]]},
+    ...                       "input_shapes": [[[1, 8]], [["batch", 8]]],
+    ...                       "input_why": ["dynamic → static"]})
+    ['op relu → Sigmoid', 'input 1×8 → batch×8 (dynamic → static)']
+    """
+    out = []
+    ops = changes.get("ops") or {}
+    out += [f"op {old} → {new}" for old, new in ops.get("changed", [])]
+    for state in ("removed", "added"):
+        if ops.get(state):
+            out.append(f"ops {state}: " + ", ".join(ops[state]))
+    for what in ("input", "output"):
+        if what + "_shapes" in changes:
+            old, new = changes[what + "_shapes"]
+            why = changes.get(what + "_why")
+            out.append(f"{what} {_shapes(old)} → {_shapes(new)}"
+                       + (f" ({', '.join(why)})" if why else ""))
+        if what + "_dtypes" in changes:
+            old, new = changes[what + "_dtypes"]
+            out.append(f"{what} dtype {', '.join(map(str, old))} → {', '.join(map(str, new))}")
+    for name, (old, constant, new) in (changes.get("constants") or {}).items():
+        out.append(f"buffer {name} {format_shape(old)} folded into the constant {constant} "
+                   f"{format_shape(new)}")
+    for name, copies in (changes.get("duplicated") or {}).items():
+        out.append(f"tied weight {name} stored {len(copies)} times ({', '.join(copies)})")
+    return out
 
 
 def _top_unmatched(path, matched):
