@@ -402,8 +402,9 @@ def load_weights(path: PathLike, *, unsafe_load: bool = False) -> dict:
 def diff(old: Model, new: Model, *, source: str = "auto",
          input_shapes: Optional[Sequence[str]] = None, architecture: Optional[str] = None,
          unsafe_load: bool = False, show_saved: bool = False, stats: bool = False,
-         kv_cache: bool = False, keep_constants: bool = False, atol: float = 0.0,
-         rtol: float = 0.0) -> Any:
+         kv_cache: bool = False, keep_constants: bool = False, partial: bool = False,
+         atol: Optional[float] = None, rtol: Optional[float] = None,
+         level: Optional[str] = None, numeric: bool = False) -> Any:
     """Compare two models, or two checkpoints.
 
     Parameters
@@ -412,14 +413,25 @@ def diff(old: Model, new: Model, *, source: str = "auto",
         When both are weight files (state_dict, checkpoint, safetensors)
         their tensors are compared instead; each file is opened, scanned
         and read once.
-    source, input_shapes, architecture, unsafe_load, show_saved, stats
+    source, input_shapes, architecture, unsafe_load, show_saved, stats, kv_cache,
+    keep_constants, partial
         As for :func:`load`, applied to both sides.
-    atol, rtol : float
-        Tolerances under which two tensors count as equal (checkpoint diff).
+    atol, rtol : float, optional
+        Tolerances under which two tensors count as equal: for a checkpoint
+        diff (default 0, exact), and for ``numeric`` (default 1e-4 and 1e-3).
+    level : {"module", "op"}, optional
+        Compare by module (the module tree, the shapes and dtypes at each
+        module's boundary, the weights by name and shape) or by op. Default:
+        ``module`` when the two sides come from different sources (a PyTorch
+        module against its ONNX or TorchScript export), else ``op``.
+    numeric : bool
+        Also run both sides on the same example inputs (ONNX through
+        onnxruntime) and report each matched module's largest error.
 
     Returns
     -------
-    graphir.diffing.DiffResult or graphir.diffing.CheckpointDiff
+    graphir.diffing.DiffResult, graphir.diffing.modules.ModuleDiffResult or
+    graphir.diffing.CheckpointDiff
         ``.has_differences`` tells whether anything differs. A checkpoint
         diff made with ``architecture`` carries ``.graph``: the architecture's IR.
     """
@@ -427,25 +439,70 @@ def diff(old: Model, new: Model, *, source: str = "auto",
     from graphir.loaders.door import open_model
 
     options = _options(source, input_shapes, None, architecture, unsafe_load, show_saved, stats,
-                       kv_cache, keep_constants)
+                       kv_cache, keep_constants, partial)
     sides = []
     for side in (old, new):
         is_path = isinstance(side, (str, os.PathLike))
         sides.append(open_model(side, unsafe_load=unsafe_load) if is_path else side)
     if all(hasattr(s, "is_weights") and s.is_weights for s in sides):
         old_w, new_w = (s.tensors()[0] for s in sides)
-        result = diff_tensors(as_arrays(old_w), as_arrays(new_w), atol=atol, rtol=rtol)
+        result = diff_tensors(as_arrays(old_w), as_arrays(new_w), atol=atol or 0.0,
+                              rtol=rtol or 0.0)
         result.graph = as_graph(graph_of(sides[1], options)) if architecture else None
         result.new_path = sides[1].spec
         return result
     graphs = [graph_of(s, options) if hasattr(s, "is_weights") else _to_ir(s, options=options)
               for s in sides]
-    result = diff_graphs(graphs[0], graphs[1])
+    from graphir.diffing.modules import default_level, diff_across_sources
+
+    natural = default_level(graphs[0], graphs[1])
+    level = level or natural
+    if level not in ("module", "op"):
+        raise InputError(f"unknown --level {level!r}", hint="use module or op")
+    if level == "op" and natural == "op" and not numeric:
+        result = diff_graphs(graphs[0], graphs[1])
+    else:
+        runners = _numeric_runners(sides, graphs, options) if numeric else {}
+        result = diff_across_sources(graphs[0], graphs[1], level=level,
+                                     atol=1e-4 if atol is None else atol,
+                                     rtol=1e-3 if rtol is None else rtol, **runners)
     if all(getattr(s, "kind", None) == "hf_folder" for s in sides):
         from graphir.loaders.hf_folder import diff_headers
 
         result.weights = diff_headers(*(s.payload().header for s in sides))
     return result
+
+
+def _numeric_runners(sides, graphs, options: SourceOptions) -> Dict[str, Any]:
+    """A runner per side and the example inputs both run on (``diff --numeric``)."""
+    from graphir.overlay import numeric
+    from graphir.sources import example_inputs
+
+    runners, inputs = [], None
+    for side, G in zip(sides, graphs):
+        kind = getattr(side, "kind", None)
+        if kind == "python":
+            module, args, kwargs = side.payload()  # the instance the IR was captured from
+            if inputs is None:
+                args, _ = example_inputs(side.spec, args, kwargs, options.input_shapes)
+                inputs = tuple(args) if isinstance(args, (tuple, list)) else (args,)
+            runners.append(numeric.module_runner(module))
+        elif kind == "onnx":
+            runners.append(numeric.onnx_runner(side.payload(), G))
+        elif kind == "export":
+            runners.append(numeric.exported_runner(side.payload()))
+        elif kind == "torchscript":
+            runners.append(numeric.torchscript_runner(side.payload()))
+        else:
+            raise InputError("--numeric runs a FILE.py:CALLABLE, an ONNX, .pt2 or TorchScript "
+                             f"file, not {kind or type(side).__name__}",
+                             hint="diff two such models, or drop --numeric")
+    if inputs is None:
+        if not options.input_shapes:
+            raise InputError("--numeric needs example inputs",
+                             hint="pass --input-shape or diff against a FILE.py:CALLABLE")
+        inputs, _ = example_inputs("--input-shape", None, None, options.input_shapes)
+    return {"old_runner": runners[0], "new_runner": runners[1], "example_inputs": inputs}
 
 
 def _diff_picture(result, fmt: str, context: Optional[int], draw_options: dict) -> bytes:
@@ -504,6 +561,11 @@ def diff_report(result, *, format: str = "text", old_name: str = "old", new_name
         raise InputError(f"unknown diff format {format!r}",
                          hint=f"use one of {', '.join(DIFF_FORMATS)}")
     is_checkpoint = isinstance(result, CheckpointDiff)
+    from graphir.diffing.modules import ModuleDiffResult
+    from graphir.diffing.modules import to_json_dict as module_json
+    from graphir.diffing.modules import to_text as module_text
+
+    by_module = isinstance(result, ModuleDiffResult)
     if plot:
         if not is_checkpoint:
             raise InputError("--plot draws a checkpoint diff; these inputs are models",
@@ -512,6 +574,7 @@ def diff_report(result, *, format: str = "text", old_name: str = "old", new_name
     weights = None if is_checkpoint else getattr(result, "weights", None)
     if format == "text":
         text = (checkpoint_to_text(result, old_name, new_name) if is_checkpoint
+                else module_text(result, old_name, new_name) if by_module
                 else to_text(result, old_name, new_name))
         text = text if text.endswith("\n") else text + "\n"
         if weights is not None:
@@ -520,7 +583,8 @@ def diff_report(result, *, format: str = "text", old_name: str = "old", new_name
             text += headers_diff_text(weights).rstrip("\n") + "\n"
         return text
     if format == "json":
-        data = checkpoint_to_json_dict(result) if is_checkpoint else to_json_dict(result)
+        data = (checkpoint_to_json_dict(result) if is_checkpoint
+                else module_json(result) if by_module else to_json_dict(result))
         if weights is not None:
             data["weights"] = json.loads(json.dumps(weights))
         return json.dumps(data, sort_keys=True, indent=1) + "\n"

@@ -148,8 +148,17 @@ def _diff_parser(commands):
                       help="output format (default: from -o's extension, else text)")
     diff.add_argument("--context", type=int, default=None, metavar="N",
                       help="draw only changed nodes and N hops around them")
-    diff.add_argument("--atol", type=float, default=0.0, help="checkpoint diff: absolute tolerance")
-    diff.add_argument("--rtol", type=float, default=0.0, help="checkpoint diff: relative tolerance")
+    diff.add_argument("--level", choices=("module", "op"), default=None,
+                      help="compare by module (module tree, boundary shapes, weights) or by "
+                           "op; default: module when the two come from different sources "
+                           "(a model against its ONNX/TorchScript export), else op")
+    diff.add_argument("--numeric", action="store_true",
+                      help="also run both on the same example inputs (ONNX via onnxruntime) "
+                           "and report each module's largest error")
+    diff.add_argument("--atol", type=float, default=None,
+                      help="absolute tolerance (checkpoint diff: default 0; --numeric: 1e-4)")
+    diff.add_argument("--rtol", type=float, default=None,
+                      help="relative tolerance (checkpoint diff: default 0; --numeric: 1e-3)")
     diff.add_argument("--plot", metavar="FILE",
                       help="checkpoint diff: bar chart of relative change per module "
                            "(.png, .svg or .pdf)")
@@ -361,7 +370,8 @@ def cmd_diff(args, messages):
     pictures = fmt in ("svg", "png", "pdf", "html")
     options = _draw_options(args).checked(fmt)._asdict() if pictures else {}
     messages.step(f"comparing {args.old} and {args.new}")
-    result = api.diff(args.old, args.new, atol=args.atol, rtol=args.rtol, **_source_kwargs(args))
+    result = api.diff(args.old, args.new, atol=args.atol, rtol=args.rtol, level=args.level,
+                      numeric=args.numeric, **_source_kwargs(args))
     report = api.diff_report(result, format=fmt, old_name=args.old, new_name=args.new,
                              context=args.context, plot=args.plot,
                              **(dict(options, **_view_kwargs(args)) if pictures else {}))
