@@ -776,16 +776,23 @@ def markdown_table(rows, headers=HEADERS):
 
 
 def detail_lines(results):
-    """One line per run that did not simply pass."""
+    """One line per run that did not simply pass, then the known-failure reasons
+    they cite (``[K1]`` ...), each written once."""
+    reasons = {}
     lines = []
     for r in results:
         if r["status"] == "pass":
             continue
-        msgs = r.get("unexpected") or []
-        msgs = msgs + [f"known: {x}" for x in r.get("xfails") or []]
-        if not msgs and r["status"] == "xfail":
-            msgs = [r.get("error", "")]
+        msgs = list(r.get("unexpected") or [])
+        for text in r.get("xfails") or []:
+            fact, _, reason = text.rpartition(" (known: ")
+            reason = reason[:-1] if reason.endswith(")") else reason
+            tag = reasons.setdefault(reason, f"K{len(reasons) + 1}")
+            msgs.append(f"{fact} [{tag}]")
         lines.append(f"{r['status'].upper():<5} {r['id']} [{r['source']}]: " + " | ".join(msgs))
+    if reasons:
+        lines.append("")
+        lines.extend(f"{tag}: known failure: {reason}" for reason, tag in reasons.items())
     return lines
 
 
