@@ -11,7 +11,8 @@ Sections (names for ``--only``):
 - ``llama-8b`` -- a Llama-3-8B-sized ``LlamaForCausalLM`` (32 layers,
   hidden 4096, GQA 32/8, vocab 128256) built on the ``meta`` device from its
   config, ``graphir.convert`` + ``graphir.render(G, "x.svg")`` (default view),
-  in a fresh process: whole-process wall time and peak RSS (``VmHWM``).
+  in a fresh process: whole-process wall time (less the time the child
+  spends reporting) and peak RSS (``VmHWM``).
   Targets: ≤ 6 s, ≤ 600 MB.
 - ``llama-70b`` -- the same at the 70B layout (80 layers, hidden 8192, 64/8
   heads, MLP 28672). Target: ≤ 15 s.
@@ -76,6 +77,9 @@ def now():
 # ------------------------------------------------------------------ children (fresh processes)
 
 def _report(marks, out_svg=None, G=None):
+    """Print the child's measurements. The time this takes (an extra view for the
+    fold labels) is reported as ``report`` and left out of the wall time."""
+    start = now()
     marks["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if out_svg:
         marks["drawn_nodes"], marks["drawn_clusters"] = count_svg(out_svg)
@@ -88,6 +92,7 @@ def _report(marks, out_svg=None, G=None):
                                 if isinstance(r, dict))
         marks["warnings"] = list(G.graph.get("warnings") or [])
         marks["ir_nodes"] = G.number_of_nodes()
+    marks["report"] = now() - start
     print("BENCH-JSON " + json.dumps(marks))
 
 
@@ -182,7 +187,7 @@ def run_child(args, timeout=1800):
     if rc != 0 and not marks.get("error"):
         lines = [x for x in err.strip().splitlines() if x.strip()]
         marks["error"] = "timeout" if rc is None else (lines or ["failed"])[-1][-200:]
-    marks["wall"] = wall
+    marks["wall"] = wall - (marks.get("report") or 0.0)
     return marks
 
 

@@ -685,6 +685,9 @@ def run_workers(entries, jobs, cache, manifest=MANIFEST, workers=1, log=print,
                 launch(slot)
             else:
                 slot["proc"] = None
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
     return [done[key(job)] for job in jobs]
 
 
