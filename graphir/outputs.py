@@ -104,7 +104,7 @@ class OutputFormat(NamedTuple):
     #: file extensions that mean it, lower case with the dot
     extensions: Tuple[str, ...]
     #: writer(viewed graph, DrawOptions) -> bytes
-    writer: Callable[[Any, DrawOptions], bytes]
+    writer: Callable[..., bytes]
     #: one line for ``--help`` and the README
     description: str = ""
     #: True when the writer takes the whole graph and the view options and

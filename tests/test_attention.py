@@ -358,7 +358,7 @@ def _imports(path):
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
 def test_overlay_imports_only_the_core_and_heavy_packages_lazily(path):
-    allowed = {"ir", "serialize", "errors", "overlay"}
+    allowed = {"ir", "serialize", "errors", "overlay", "util"}
     lazy = {"torch", "matplotlib", "PIL", "torchvision", "transformers"}
     for module, top_level in _imports(path):
         names = module.split(".")

@@ -384,8 +384,8 @@ def test_op_level_union_draws_ops_with_their_states(cnn):
     assert "removed" not in {s for n, s in states.items() if not n.startswith("layer1.1.")}
     swapped = diff_across_sources(altered, exports["trace"][0], level="op")
     assert swapped.added == result.removed and not swapped.removed
-    from graphir.diffing.report import to_html
-    assert "layer1.1.conv2/conv2d#0" in to_html(result)
+    from graphir import explore
+    assert "layer1.1.conv2/conv2d#0" in explore.diff_page(result)
 
 
 def test_bad_level_and_half_numeric_are_input_errors(cnn):

@@ -13,7 +13,7 @@ def _env_without_torch(tmp_path):
     for name in ("torch", "torchvision", "torchview", "torchviz"):
         (blocker / name).mkdir(parents=True)
         (blocker / name / "__init__.py").write_text(
-            f"raise ImportError('{name} is hidden for this test', name='{name}')\n")
+            f"raise ModuleNotFoundError('{name} is hidden for this test', name='{name}')\n")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(blocker), str(ROOT)])
     return env

@@ -793,11 +793,17 @@ def _is_running_stat(node, formal_name):
                                                                     "mean", "var")
 
 
-def _read_const(ctx, node, port, name, const, data):
-    """Record constant input ``name`` of a node as a weight or a small value."""
+def _read_const(ctx, node, port, name, const, data, computed=False):
+    """Record constant input ``name`` of a node as a weight or a small value.
+
+    A small value computed from other constants (``Sqrt`` of a head size) is
+    never a weight of the model, so it is a value even when it is a float
+    the op differentiates through.
+    """
     implicit = port >= len(node.input)
     key, non_diff = (name, False) if implicit else _formal_input(ctx, node, port)
-    if not _is_tiny(const, non_diff):
+    small = computed and 0 <= _numel(const.shape) <= _TINY_NUMEL
+    if not (small or _is_tiny(const, non_diff)):
         if any(d < 0 for d in const.shape):
             raise ConversionError(f"tensor {name!r} has a negative dimension "
                                   f"{const.shape}", hint="the model file is corrupt; "
@@ -832,8 +838,10 @@ def _wire_nodes(ctx, scope, records):
             if name in scope.sources:
                 edges.append((*scope.sources[name], node_id, port))
             elif name in scope.folded or name in scope.inits:
-                _read_const(ctx, node, port, _weight_name(scope, name),
-                            scope.const(ctx, name), data)
+                weight = _weight_name(scope, name)
+                computed = isinstance(scope.folded.get(name), _Computed) and weight == name
+                _read_const(ctx, node, port, weight, scope.const(ctx, name), data,
+                            computed=computed)
             else:
                 source = _capture(scope, name, f"node {node_id!r}")
                 if source is not None:

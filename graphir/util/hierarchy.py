@@ -42,13 +42,13 @@ class Hierarchy(NamedTuple):
     order: List[str]
 
 
-def node_chain(data: Dict[str, Any]) -> List[Sequence[Any]]:
+def node_chain(data: Dict[str, Any]) -> Sequence[Sequence[Any]]:
     """A node's ``scope`` chain, rebuilt from ``module`` when it has none."""
     return data.get("scope") or ir.scope_from_path(data.get("module") or "",
                                                    data.get("module_type"))
 
 
-def module_chain(data: Dict[str, Any]) -> List[Sequence[Any]]:
+def module_chain(data: Dict[str, Any]) -> Sequence[Sequence[Any]]:
     """The chain of dotted prefixes of a node's ``module`` path (``h``, ``h.0``, ``h.0.attn``).
 
     The differ reads modules this way, so that a module's parent is always
