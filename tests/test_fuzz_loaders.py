@@ -47,9 +47,7 @@ def _tiny():
 
 
 def _onnx_seed():
-    """A one-node ONNX model, when the ONNX loader exists."""
-    if not (pathlib.Path(__file__).parent.parent / "graphir" / "load" / "onnx_file.py").exists():
-        return None
+    """A one-node ONNX model."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
@@ -77,9 +75,7 @@ def seeds(tmp_path_factory):
              ("zip.pth", "legacy.pth", "script.pt", "program.pt2", "w.safetensors")}
     found["graph.json"] = serialize.to_json(
         from_state_dict(model.state_dict(), name="tiny")).encode()
-    onnx_bytes = _onnx_seed()
-    if onnx_bytes is not None:
-        found["model.onnx"] = onnx_bytes
+    found["model.onnx"] = _onnx_seed()
     return found
 
 
@@ -160,8 +156,7 @@ SEED_NAMES = ["zip.pth", "legacy.pth", "script.pt", "program.pt2", "w.safetensor
 
 @pytest.mark.parametrize("name", SEED_NAMES)
 def test_mutated_files_raise_only_graphir_errors(seeds, name):
-    if name not in seeds:
-        pytest.skip(f"no {name} seed (its loader is not there)")
+    assert name in seeds, f"no {name} seed"
     _check(seeds[name], pathlib.Path(name).suffix)  # the unmutated seed opens
 
     @FUZZ
