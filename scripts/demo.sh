@@ -6,4 +6,5 @@ bash scripts/bootstrap.sh
 mkdir -p out
 .venv/bin/python cli.py render samples/resnet_tiny.onnx -o out/resnet_tiny.svg
 .venv/bin/python cli.py render samples/resnet_tiny.onnx -o out/resnet_tiny.png
-echo "demo: wrote out/resnet_tiny.svg and out/resnet_tiny.png"
+.venv/bin/python cli.py render samples/resnet_tiny.onnx -o out/resnet_tiny.html
+echo "demo: wrote out/resnet_tiny.svg, out/resnet_tiny.png and out/resnet_tiny.html (open it in a browser)"

@@ -85,6 +85,7 @@ from graphir.diffing.match import topological_order
 from graphir.diffing.numeric import compare_numeric
 from graphir.diffing.report import describe_changes, format_shape, natural_key
 from graphir.errors import InputError
+from graphir.util.text import short_name
 
 __all__ = [
     "LEVELS",
@@ -769,10 +770,7 @@ def _call_id(key, k):
 
 def _short_name(path):
     """``conv1`` for ``layer1.0.conv1``; ``layer1.0`` for a numbered module; ``(root)``."""
-    if not path:
-        return "(root)"
-    parts = path.split(".")
-    return ".".join(parts[-2:]) if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
+    return short_name(path) if path else "(root)"
 
 
 def _call_label(side, members, call, is_container):

@@ -212,8 +212,7 @@ def _bin_file(path, unsafe_load):
         # is read, the (possibly many GB of) tensor data is not.
         obj = torch.load(path, map_location="meta", weights_only=not scan.runs_code)
     except Exception as exc:  # torch.load raises many types on a bad file
-        text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-        raise InputError(f"cannot be read by torch.load ({type(exc).__name__}: {text})",
+        raise InputError(f"cannot be read by torch.load ({_brief(exc)})",
                          path=path, hint="the file may be truncated; save it again") from None
     for part in scan.key or ():
         obj = obj[part] if isinstance(obj, dict) and part in obj else obj

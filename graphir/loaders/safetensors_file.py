@@ -17,6 +17,7 @@ import struct
 
 from graphir.errors import InputError, MissingDependencyError
 from graphir.util.optional import import_torch
+from graphir.util.text import brief
 
 __all__ = ["MAX_HEADER_BYTES", "read_safetensors_header", "load_safetensors"]
 
@@ -169,6 +170,5 @@ def load_safetensors(path, *, header_only=False):
         with safe_open(path, framework="pt", device="cpu") as handle:
             return {name: handle.get_tensor(name) for name in entries}
     except Exception as exc:  # safetensors raises its own SafetensorError and others
-        text = str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot be read as safetensors ({text})", path=path,
+        raise InputError(f"cannot be read as safetensors ({brief(exc)})", path=path,
                          hint="the file may be corrupt; save it again") from None

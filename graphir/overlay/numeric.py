@@ -23,6 +23,7 @@ Each runner returns ``{module path: [arrays leaving it, in order]}`` plus
 from collections.abc import Callable
 
 from graphir.errors import MissingDependencyError
+from graphir.util.graphs import succ_map
 
 __all__ = [
     "module_runner",
@@ -166,7 +167,7 @@ def _leaving_tensors(G):
             if not inside(node):
                 continue
             tensors = G.nodes[node].get("tensor_names") or []
-            for dst, keyed in G._succ[node].items():
+            for dst, keyed in succ_map(G)[node].items():
                 if inside(dst):
                     continue
                 for data in keyed.values():

@@ -59,6 +59,7 @@ import re
 import networkx as nx
 
 from graphir.passes.common import IO_KINDS, add_note, copy_graph, positions
+from graphir.util.graphs import pred_map, succ_map
 
 __all__ = ["INFERRED", "infer_blocks", "has_module_scopes", "layer_name", "layer_parts"]
 
@@ -182,8 +183,8 @@ def _named_modules(G, ops, order, pos):
     for node in order:  # unnamed ops join their latest-computed producer ...
         if node not in modules or modules[node] is not None:
             continue
-        inputs = [u for u in G._pred[node] if u in ops or G.nodes[u].get("kind") in IO_KINDS]
-        if len(inputs) == 1 and len(G._succ[inputs[0]]) > 1:
+        inputs = [u for u in pred_map(G)[node] if u in ops or G.nodes[u].get("kind") in IO_KINDS]
+        if len(inputs) == 1 and len(succ_map(G)[inputs[0]]) > 1:
             deferred.append(node)  # ... but a branch head joins the branch it starts
             continue
         producers = [u for u in inputs if modules.get(u) is not None]
@@ -197,11 +198,11 @@ def _named_modules(G, ops, order, pos):
         else:
             deferred.append(node)
     for node in reversed(deferred):
-        consumers = [modules[v] for v in G._succ[node] if modules.get(v) is not None]
+        consumers = [modules[v] for v in succ_map(G)[node] if modules.get(v) is not None]
         if consumers:
             modules[node] = _common(consumers)
         else:
-            producers = [u for u in G._pred[node] if modules.get(u) is not None]
+            producers = [u for u in pred_map(G)[node] if modules.get(u) is not None]
             modules[node] = modules[max(producers, key=pos.__getitem__)] if producers else ()
     modules = {n: (m if m is not None else ()) for n, m in modules.items()}
     _trim_tails(G, modules, layers, pos)
@@ -212,10 +213,10 @@ def _tail(G, members, layers):
     """The unnamed single-input ops that end a module, each reading the one before."""
     tail = []
     for node in reversed(members):
-        inputs = [u for u in G._pred[node] if G.nodes[u].get("kind") not in ("param", "const")]
+        inputs = [u for u in pred_map(G)[node] if G.nodes[u].get("kind") not in ("param", "const")]
         if layers.get(node) is not None or len(inputs) != 1:
             break
-        if tail and tail[-1] not in G._succ[node]:
+        if tail and tail[-1] not in succ_map(G)[node]:
             break
         tail.append(node)
     return tail[::-1]
@@ -250,7 +251,7 @@ def _trim_tails(G, modules, layers, pos):
         keep = min(len(t) for t in tails.values())
         for path in group:
             for node in reversed(tails[path][keep:]):
-                consumers = [modules[v] for v in G._succ[node] if v in modules]
+                consumers = [modules[v] for v in succ_map(G)[node] if v in modules]
                 modules[node] = _common([path] + consumers)
 
 
@@ -285,11 +286,11 @@ def _is_convex(G, members, pos):
     first, last = min(pos[n] for n in members), max(pos[n] for n in members)
     if last - first + 1 == len(members):
         return True  # contiguous in a topological order: nothing can sit between
-    frontier = [v for u in members for v in G._succ[u] if v not in members and pos[v] < last]
+    frontier = [v for u in members for v in succ_map(G)[u] if v not in members and pos[v] < last]
     seen = set(frontier)
     while frontier:
         node = frontier.pop()
-        for nxt in G._succ[node]:
+        for nxt in succ_map(G)[node]:
             if nxt in members:
                 return False
             if nxt not in seen and pos[nxt] < last:
@@ -325,7 +326,7 @@ def _structural_modules(G, ops, order, pos):
     """Blocks between single-live-tensor cuts, grouped into stages of equal blocks."""
     last_use = {}
     for node in order:
-        uses = [pos[v] for v in G._succ[node]]
+        uses = [pos[v] for v in succ_map(G)[node]]
         last_use[node] = max(uses) if uses else pos[node]
     live, segments, current = set(), [], []
     for node in order:
@@ -336,7 +337,7 @@ def _structural_modules(G, ops, order, pos):
             current.append(node)
         # a lone op whose value fans out (the Relu before a residual block) heads
         # the block that follows
-        heads = len(current) == 1 and len(G._succ[current[0]]) > 1
+        heads = len(current) == 1 and len(succ_map(G)[current[0]]) > 1
         if len(live) <= 1 and current and not heads:
             segments.append(current)
             current = []
@@ -362,7 +363,7 @@ def _structural_modules(G, ops, order, pos):
 
 def _branches(G, segment):
     """True when an op of ``segment`` joins two computed values (a Sum, a Concat)."""
-    return any(sum(1 for u in G._pred[n] if G.nodes[u].get("kind") not in ("param", "const"))
+    return any(sum(1 for u in pred_map(G)[n] if G.nodes[u].get("kind") not in ("param", "const"))
                > 1 for n in segment)
 
 
