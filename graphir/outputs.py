@@ -84,6 +84,9 @@ class DrawOptions(NamedTuple):
         if self.style not in STYLES:
             raise InputError(f"unknown --style {self.style!r}",
                              hint=f"use one of {', '.join(STYLES)}")
+        if self.style == "blocks" and fmt not in (None, "tex", "svg", "png", "pdf", "dot"):
+            raise InputError(f"--style blocks cannot write {fmt}",
+                             hint="write .tex, .svg, .pdf, .png or .dot")
         if self.width is not None and fmt != "tex":
             parse_length(self.width)
         if self.font_size is not None and not 2 <= float(self.font_size) <= 72:
