@@ -1,9 +1,8 @@
 """Hugging Face model folders: build on meta from config.json, check weights by headers.
 
 Folders are made with ``save_pretrained`` from tiny configs (no download).
-The end-to-end path through ``graphir.load(DIR)`` is in tests/e2e_hfload.py
-until the API is wired (see INTEGRATION-HFLOAD.md); here the loader's
-functions feed ``graphir.convert``.
+The end-to-end path through ``graphir.load(DIR)`` and the CLI is in
+tests/test_hfload_e2e.py; here the loader's functions feed ``graphir.convert``.
 """
 
 import json

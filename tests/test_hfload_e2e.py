@@ -1,8 +1,4 @@
-"""END-TO-END (needs the wiring of INTEGRATION-HFLOAD.md): model folders through the API and CLI.
-
-Not collected by pytest under this name. After wiring:
-``git mv tests/e2e_hfload.py tests/test_hfload_e2e.py``.
-"""
+"""End to end: Hugging Face model folders through the API and the CLI."""
 
 import json
 import os

@@ -1,10 +1,7 @@
-"""END-TO-END, PENDING WIRING: the HTML viewer through the public API and the CLI.
+"""End to end: the HTML viewer through the public API and the CLI.
 
-These tests run against the wiring proposed in INTEGRATION-HTML.md
-(``render -o x.html``, ``diff -o x.html``, ``G.to_html()``,
-``G.render("x.html")``, ``graphir.diff_report(..., format="html")``). They fail
-until the lead has wired :mod:`graphir.explore` into ``graphir/api.py``,
-``graphir/cli.py`` and ``graphir/graph.py``; the page itself is tested in
+``render -o x.html``, ``diff -o x.html``, ``G.to_html()``, ``G.render("x.html")``
+and ``graphir.diff_report(..., format="html")``; the page itself is tested in
 tests/test_html_page.py and tests/test_html_browser.py.
 """
 

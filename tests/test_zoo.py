@@ -46,10 +46,10 @@ def test_manifest_is_well_formed():
     assert len(hf) >= 25
     # every ONNX file the onnx package ships is in the zoo
     assert zoo.unlisted_onnx_files(ENTRIES) == []
-    # the CI subset covers every kind (folders once graphir.load(DIR) exists: see
-    # INTEGRATION-ZOO.md), every ONNX directory, a MoE, an encoder-decoder and meta
+    # the CI subset covers every kind, every ONNX directory, a MoE, an
+    # encoder-decoder and meta
     ci_ids = {e["id"] for e in CI}
-    assert {e["kind"] for e in CI} >= kinds - {"hf_folder"}
+    assert {e["kind"] for e in CI} >= kinds
     assert {e["family"] for e in CI if e["kind"] == "onnx_file"} == {
         e["family"] for e in ENTRIES if e["kind"] == "onnx_file"}
     assert {"mixtral", "t5", "whisper", "llama-3-8b-meta", "clip", "vit"} <= ci_ids
