@@ -50,8 +50,7 @@ def _box_paths(data):
 
 def _budgets(depth, max_nodes):
     """``(first view's max_nodes, insides' max_nodes)`` as the CLI reads ``--max-nodes``."""
-    if max_nodes is None:
-        max_nodes = passes.DEFAULT_MAX_NODES if depth is None else 0
+    max_nodes = passes.budget_for(depth, max_nodes)
     return max_nodes, (max_nodes if max_nodes else passes.DEFAULT_MAX_NODES)
 
 

@@ -282,14 +282,12 @@ def view_graph(G, *, depth: Optional[int] = None, focus: Optional[str] = None,
     ``depth`` is given, and no budget when one is (an explicit depth is
     drawn as asked); 0 turns the budget off. ``G`` is not changed.
     """
-    from graphir.passes import DEFAULT_MAX_NODES, view
+    from graphir.passes import budget_for, view
 
     for flag, value in (("--depth", depth), ("--max-nodes", max_nodes)):
         if value is not None and value < 0:
             raise InputError(f"{flag} {value} is negative", hint=f"pass {flag} 0 or more")
-    if max_nodes is None:
-        max_nodes = DEFAULT_MAX_NODES if depth is None else 0
-    return view(G, depth=depth, focus=focus, fold=fold, max_nodes=max_nodes,
+    return view(G, depth=depth, focus=focus, fold=fold, max_nodes=budget_for(depth, max_nodes),
                 infer_modules=infer_modules)
 
 

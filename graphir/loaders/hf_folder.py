@@ -122,18 +122,14 @@ def read_config(folder):
     if not os.path.isfile(path):
         raise folder_without_config(folder)
     try:
-        if os.path.getsize(path) > _MAX_CONFIG_BYTES:
-            raise InputError("is larger than 16 MB, too large for a model config", path=path,
-                             hint="pass the config.json that save_pretrained wrote")
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read().decode("utf-8"))
+        too_big = os.path.getsize(path) > _MAX_CONFIG_BYTES
     except OSError as exc:
         raise InputError(f"cannot be read ({exc.strerror})", path=path,
                          hint="check its permissions") from None
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InputError("is not valid JSON", path=path,
-                         hint="fix the file, or save the model again with save_pretrained"
-                         ) from None
+    if too_big:
+        raise InputError("is larger than 16 MB, too large for a model config", path=path,
+                         hint="pass the config.json that save_pretrained wrote")
+    data = _read_json(path, "fix the file, or save the model again with save_pretrained")
     if not isinstance(data, dict):
         raise InputError("is not a JSON object", path=path,
                          hint="pass the config.json that save_pretrained wrote")
@@ -229,17 +225,21 @@ def _bin_file(path, unsafe_load):
     return tensors, nbytes
 
 
-def _read_index(path):
-    """``tensor name -> shard file name`` from a sharded checkpoint's index."""
+def _read_json(path, hint):
+    """The parsed JSON of ``path``; :class:`InputError` (with ``hint``) when it is not JSON."""
     try:
         with open(path, "rb") as handle:
-            data = json.loads(handle.read().decode("utf-8"))
+            return json.loads(handle.read().decode("utf-8"))
     except OSError as exc:
         raise InputError(f"cannot be read ({exc.strerror})", path=path,
                          hint="check its permissions") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InputError("is not valid JSON", path=path,
-                         hint="save the model again with save_pretrained") from None
+        raise InputError("is not valid JSON", path=path, hint=hint) from None
+
+
+def _read_index(path):
+    """``tensor name -> shard file name`` from a sharded checkpoint's index."""
+    data = _read_json(path, "save the model again with save_pretrained")
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict) or not weight_map or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()):

@@ -19,7 +19,7 @@ The passes read IR attributes only; they never import torch or onnx.
 """
 
 from graphir.passes.blocks import block_depth, block_view
-from graphir.passes.budget import DEFAULT_MAX_NODES, fit_budget, view
+from graphir.passes.budget import DEFAULT_MAX_NODES, budget_for, fit_budget, view
 from graphir.passes.collapse import collapse
 from graphir.passes.common import module_depth, structural_signature
 from graphir.passes.focus import check_module_path, focus
@@ -30,6 +30,7 @@ from graphir.passes.tree import list_modules, module_tree
 
 __all__ = [
     "DEFAULT_MAX_NODES",
+    "budget_for",
     "collapse",
     "fold",
     "infer_blocks",

@@ -34,6 +34,19 @@ __all__ = ["DEFAULT_MAX_NODES", "fit_budget", "view"]
 DEFAULT_MAX_NODES = 300
 
 
+def budget_for(depth, max_nodes):
+    """The node budget ``--max-nodes`` means: None is the default budget when no
+    ``--depth`` is given and no budget when one is (an explicit depth is drawn as
+    asked); 0 is no budget.
+
+    >>> budget_for(None, None), budget_for(2, None), budget_for(None, 50)
+    (300, 0, 50)
+    """
+    if max_nodes is None:
+        return DEFAULT_MAX_NODES if depth is None else 0
+    return max_nodes
+
+
 def _check_count(value, flag):
     if value is None:
         return
