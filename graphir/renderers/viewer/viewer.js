@@ -343,11 +343,11 @@
     }
     if (r.params) {
       section(body, "Parameters");
-      var pt = el("table"); body.appendChild(pt); header(pt, ["name", "shape", "dtype", "count"]);
+      var pt = el("table"); pt.className = "params"; body.appendChild(pt); header(pt, ["name", "shape", "dtype", "count"]);
       r.params.forEach(function (p) { row(pt, [p.name + (p.note ? " (" + p.note + ")" : ""), p.shape, p.dtype, p.count]); });
       if (r.old && r.old.params) {
         section(body, "Parameters in " + DATA.diff.oldName);
-        var po = el("table"); body.appendChild(po); header(po, ["name", "shape", "dtype", "count"]);
+        var po = el("table"); po.className = "params"; body.appendChild(po); header(po, ["name", "shape", "dtype", "count"]);
         r.old.params.forEach(function (p) { row(po, [p.name, p.shape, p.dtype, p.count], "old"); });
       }
     }
